@@ -1,0 +1,1 @@
+"""RQ entry points; each job re-reads state and delegates to a service."""

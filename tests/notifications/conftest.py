@@ -1,0 +1,4 @@
+"""Fixtures for the notification engine (defined in tests/support/outbox.py)."""
+
+from tests.notifications.worker_clock import shared_clock  # noqa: F401
+from tests.support.outbox import clock, engine_ready, fast_delivery, smtp_server  # noqa: F401

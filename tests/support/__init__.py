@@ -1,0 +1,1 @@
+"""Helpers shared by the test suite: services to start, data to create."""

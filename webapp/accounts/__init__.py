@@ -1,0 +1,1 @@
+"""Accounts, users, login, API keys, shops and sender accounts."""

@@ -1,0 +1,1 @@
+"""Delivery channels: e-mail through Flask-Mail per sender account (SMS later)."""

@@ -1,0 +1,1 @@
+"""Message templates and their variants; the sandboxed renderer."""

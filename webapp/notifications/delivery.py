@@ -1,0 +1,441 @@
+"""Delivery: claiming due messages under a lease and sending them (SMTP or SMS), one commit each."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import insert, select, update
+
+from webapp.accounts.models import Account, SenderAccount
+from webapp.channels.email import (
+    HeaderInjection,
+    OutgoingEmail,
+    PermanentFailure,
+    SmtpSession,
+    TemporaryFailure,
+    message_id_for,
+)
+from webapp.extensions import db
+from webapp.notifications.models import Message, MessageAttempt, Rule, message_order
+from webapp.notifications.rendering import RenderFailed, load_attachments, prepare_message
+from webapp.notifications.scheduling import now, send_time_for
+from webapp.orders.models import Order, OrderEvent
+from webapp.status.services import mint_link_for_message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery run did."""
+
+    recovered: int = 0
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    unknown: int = 0
+    reconciled: int = 0
+    postponed: int = 0
+
+
+def worker_identity() -> str:
+    """Host and process of this worker, the prefix of every lease it takes."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def recover_expired_leases(*, at: datetime | None = None) -> int:
+    """Put messages whose worker died mid-send back into the queue. Commits.
+
+    Such a message may have reached the server just before the crash; it then arrives a
+    second time with the same Message-ID, which receiving systems use to drop duplicates.
+    """
+    current = at or now()
+    # An SMS handed to the provider before the crash may have gone out: it is reconciled
+    # with the provider, never sent a second time.
+    in_flight = db.session.execute(
+        update(Message)
+        .where(
+            Message.state == "sending",
+            Message.lease_until < current,
+            Message.channel == "sms",
+            Message.provider_call_at.is_not(None),
+        )
+        .values(
+            state="unknown",
+            error="the worker stopped while sending; checking with the provider",
+            send_after=current,
+            lease_owner=None,
+            lease_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    result = db.session.execute(
+        update(Message)
+        .where(Message.state == "sending", Message.lease_until < current)
+        .values(state="scheduled", lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    count = (getattr(result, "rowcount", 0) or 0) + (getattr(in_flight, "rowcount", 0) or 0)
+    if count:
+        log.warning("recovered %d messages with expired leases", count)
+    return count
+
+
+def claim_due_messages(lease_owner: str, *, at: datetime, limit: int) -> list[Message]:
+    """Atomically move up to `limit` due messages to `sending` under a lease. Commits.
+
+    PostgreSQL locks the candidate rows with FOR UPDATE SKIP LOCKED so concurrent workers
+    take disjoint sets; SQLite serialises writers, and the conditional UPDATE (still
+    `scheduled`) makes a row claimable only once.
+    """
+    lease = timedelta(seconds=float(current_app.config["DISPATCH_LEASE_SECONDS"]))
+    candidates = (
+        select(Message.id)
+        .where(Message.state == "scheduled", Message.send_after <= at)
+        .order_by(Message.send_after, Message.id)
+        .limit(limit)
+    )
+    if db.engine.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    # Two statements, not UPDATE ... IN (SELECT ... LIMIT): PostgreSQL may run such a
+    # subquery more than once and then claim more rows than the limit.
+    ids = list(db.session.execute(candidates).scalars())
+    if not ids:
+        db.session.commit()
+        return []
+    db.session.execute(
+        update(Message)
+        .where(Message.id.in_(ids), Message.state == "scheduled")
+        .values(state="sending", lease_owner=lease_owner, lease_until=at + lease)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    stmt = (
+        select(Message)
+        .where(Message.lease_owner == lease_owner, Message.state == "sending")
+        .order_by(Message.sender_account_id, Message.id)
+    )
+    return list(db.session.execute(stmt).scalars())
+
+
+def deliver_due_messages(*, at: datetime | None = None, owner: str | None = None) -> DeliveryReport:
+    """Recover expired leases, then claim and send due messages batch by batch.
+
+    Stops when nothing is due or after DISPATCH_MAX_SECONDS (the next sweep continues).
+    Commits after every message; enqueues nothing.
+    """
+    from webapp.notifications.sms_delivery import reconcile_unknown_messages
+
+    config = current_app.config
+    owner = owner or worker_identity()
+    report = DeliveryReport(recovered=recover_expired_leases(at=at))
+    reconcile_unknown_messages(report, at=at)
+    started = time.monotonic()
+    while time.monotonic() - started < float(config["DISPATCH_MAX_SECONDS"]):
+        lease_owner = f"{owner}:{uuid.uuid4().hex[:12]}"
+        claimed = claim_due_messages(
+            lease_owner, at=at or now(), limit=int(config["DISPATCH_BATCH_SIZE"])
+        )
+        if not claimed:
+            break
+        report.claimed += len(claimed)
+        for sender_id, group in itertools.groupby(claimed, key=lambda m: m.sender_account_id):
+            _send_batch(sender_id, list(group), lease_owner, report, at=at)
+    return report
+
+
+FOREIGN_SENDER = "the sender account belongs to another account"
+
+
+def _send_batch(
+    sender_id: int | None,
+    messages: list[Message],
+    lease_owner: str,
+    report: DeliveryReport,
+    *,
+    at: datetime | None,
+) -> None:
+    sender = db.session.get(SenderAccount, sender_id) if sender_id else None
+    messages = _apply_workflow_checks(messages, lease_owner, report, at=at)
+    if sender is not None:
+        # A sender account only ever sends its own account's messages.
+        for message in [m for m in messages if m.account_id != sender.account_id]:
+            _finish_failed(message, FOREIGN_SENDER, None, report, at=at)
+            db.session.commit()
+        messages = [m for m in messages if m.account_id == sender.account_id]
+    if sender is not None and sender.enabled and sender.channel == "sms":
+        _send_sms_batch(sender, messages, lease_owner, report, at=at)
+        return
+    if sender is None or not sender.enabled or sender.channel != "email":
+        for message in messages:
+            kind = "SMS" if message.channel == "sms" else "e-mail"
+            _finish_failed(message, f"no enabled {kind} sender account", None, report, at=at)
+            db.session.commit()
+        return
+    try:
+        session = SmtpSession(sender, timeout=float(current_app.config["SMTP_TIMEOUT_SECONDS"]))
+    except PermanentFailure as exc:
+        for message in messages:
+            _finish_failed(message, exc.reason, None, report, at=at)
+            db.session.commit()
+        return
+    with session:
+        connection_down: TemporaryFailure | None = None
+        for message in messages:
+            db.session.refresh(message)
+            if message.state != "sending" or message.lease_owner != lease_owner:
+                continue  # cancelled meanwhile, or the lease expired and another took it
+            if connection_down is not None:
+                # The server was unreachable a moment ago: do not wait for another timeout
+                # per message, retry them all later.
+                _retry_later(message, connection_down.reason, None, report, at=at)
+                db.session.commit()
+                continue
+            outcome = _deliver_one(message, sender, session, report, at=at)
+            if isinstance(outcome, TemporaryFailure) and outcome.code is None:
+                connection_down = outcome
+            db.session.commit()
+
+
+def _apply_workflow_checks(
+    messages: list[Message], lease_owner: str, report: DeliveryReport, *, at: datetime | None
+) -> list[Message]:
+    """Hold back claimed messages the workflow limits no longer allow; returns the rest."""
+    from webapp.notifications.workflows import check_before_sending
+
+    current = at or now()
+    keep = []
+    for message in messages:
+        verdict = check_before_sending(message, current)
+        if verdict is None:
+            keep.append(message)
+            continue
+        if verdict.action == "postpone" and verdict.until is not None:
+            message.state = "scheduled"
+            message.send_after = verdict.until
+            report.postponed += 1
+        else:
+            message.state = "suppressed" if verdict.action == "suppress" else "cancelled"
+            message.error = verdict.reason
+        message.lease_owner = message.lease_until = None
+        db.session.commit()
+    return keep
+
+
+def _send_sms_batch(
+    sender: SenderAccount,
+    messages: list[Message],
+    lease_owner: str,
+    report: DeliveryReport,
+    *,
+    at: datetime | None,
+) -> None:
+    from webapp.notifications.sms_delivery import send_sms_message
+
+    for message in messages:
+        db.session.refresh(message)
+        if message.state != "sending" or message.lease_owner != lease_owner:
+            continue
+        send_sms_message(message, sender, report, at=at)
+        db.session.commit()
+
+
+def _deliver_one(
+    message: Message,
+    sender: SenderAccount,
+    session: SmtpSession,
+    report: DeliveryReport,
+    *,
+    at: datetime | None,
+) -> Exception | None:
+    account = db.session.get(Account, message.account_id)
+    if account is None or not account.service_enabled:
+        message.state = "suppressed"
+        message.error = "the service is switched off for this account"
+        message.lease_owner = message.lease_until = None
+        return None
+    try:
+        prepare_message(message)
+        email = OutgoingEmail(
+            message_id=message_id_for(
+                message.id, message.account_id, current_app.config["BASE_URL"]
+            ),
+            from_email=sender.from_email or "",
+            from_name=sender.from_name,
+            to_email=message.to_address,
+            to_name=message.to_name,
+            subject=message.subject or "",
+            text=message.body_text or "",
+            html=message.body_html,
+            bcc=list(message.bcc or []),
+            reply_to=sender.reply_to,
+            attachments=load_attachments(message),
+        )
+        reply = session.send(email)
+    except (RenderFailed, HeaderInjection, FileNotFoundError) as exc:
+        reason = str(exc) if not isinstance(exc, FileNotFoundError) else "attachment missing"
+        _finish_failed(message, f"not sent: {reason}", None, report, at=at, outcome="rejected")
+        return exc
+    except PermanentFailure as exc:
+        _finish_failed(message, exc.reason, exc.code, report, at=at)
+        return exc
+    except TemporaryFailure as exc:
+        _retry_later(message, exc.reason, exc.code, report, at=at)
+        return exc
+    _finish_sent(message, reply.code, reply.text, report, at=at)
+    return None
+
+
+def _attempt(
+    message: Message, outcome: str, code: int | None, reply: str, current: datetime
+) -> None:
+    message.attempts = (message.attempts or 0) + 1
+    if message.first_attempt_at is None:
+        message.first_attempt_at = current
+    db.session.add(
+        MessageAttempt(
+            account_id=message.account_id,
+            message_id=message.id,
+            started_at=current,
+            outcome=outcome,
+            reply_code=code,
+            reply=reply[:2000],
+        )
+    )
+
+
+def _finish_failed(
+    message: Message,
+    reason: str,
+    code: int | None,
+    report: DeliveryReport,
+    *,
+    at: datetime | None,
+    outcome: str = "failed",
+) -> None:
+    _attempt(message, outcome, code, reason, at or now())
+    message.state = "failed"
+    message.error = reason
+    message.lease_owner = message.lease_until = None
+    message.provider_call_at = None
+    report.failed += 1
+    log.warning("message %s failed: %s", message.id, reason)
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds until the next try: exponential in the attempts so far, capped, with jitter."""
+    config = current_app.config
+    base = float(config["RETRY_BASE_SECONDS"])
+    capped = min(float(config["RETRY_MAX_SECONDS"]), base * 2 ** max(attempts - 1, 0))
+    return capped * random.uniform(0.8, 1.2)
+
+
+def _retry_later(
+    message: Message, reason: str, code: int | None, report: DeliveryReport, *, at: datetime | None
+) -> None:
+    current = at or now()
+    _attempt(message, "temporary", code, reason, current)
+    give_up = timedelta(seconds=float(current_app.config["RETRY_GIVE_UP_SECONDS"]))
+    assert message.first_attempt_at is not None
+    if current - message.first_attempt_at >= give_up:
+        message.state = "failed"
+        message.error = f"gave up after {message.attempts} attempts; last reply: {reason}"
+        report.failed += 1
+    else:
+        message.state = "scheduled"
+        message.error = reason
+        message.send_after = current + timedelta(seconds=retry_delay(message.attempts))
+        report.retried += 1
+    message.lease_owner = message.lease_until = None
+
+
+def _finish_sent(
+    message: Message, code: int | None, reply: str, report: DeliveryReport, *, at: datetime | None
+) -> None:
+    current = at or now()
+    _attempt(message, "sent", code, f"{code} {reply}" if code is not None else reply, current)
+    message.state = "sent"
+    message.sent_at = current
+    message.error = None
+    message.lease_owner = message.lease_until = None
+    message.provider_call_at = None
+    for order in message.orders:
+        order.last_notified_at = current
+    report.sent += 1
+    _plan_repeat(message, current)
+
+
+def _plan_repeat(message: Message, current: datetime) -> None:
+    rule = db.session.get(Rule, message.rule_id) if message.rule_id else None
+    if rule is None or not rule.enabled or not rule.repeat_interval_minutes:
+        return
+    index = message.repeat_index + 1
+    if index >= rule.repeat_max_count or message.order_id is None:
+        return
+    if rule.stop_events:
+        stopped = db.session.execute(
+            select(OrderEvent.id).where(
+                OrderEvent.order_id == message.order_id,
+                OrderEvent.type.in_(rule.stop_events),
+                OrderEvent.id > (message.event_id or 0),
+            )
+        ).first()
+        if stopped is not None:
+            return
+    order = db.session.get(Order, message.order_id)
+    account = db.session.get(Account, message.account_id)
+    if order is None or account is None:
+        return
+    key = f"{message.dedupe_key.split(':n', 1)[0]}:n{index}"
+    follow_up = Message(
+        account_id=message.account_id,
+        dedupe_key=key,
+        order_id=message.order_id,
+        event_id=message.event_id,
+        rule_id=rule.id,
+        sender_account_id=message.sender_account_id,
+        channel=message.channel,
+        state="review" if rule.mode == "review" else "scheduled",
+        purpose=message.purpose,
+        language=message.language,
+        to_address=message.to_address,
+        to_name=message.to_name,
+        bcc=list(message.bcc or []),
+        context=dict(message.context or {}),
+        attachments=[],
+        attempts=0,
+        repeat_index=index,
+        send_after=send_time_for(
+            account,
+            base=current,
+            delay_minutes=rule.repeat_interval_minutes,
+            respect_quiet_hours=rule.respect_quiet_hours or message.channel == "sms",
+            business_days_only=rule.business_days_only,
+        ),
+    )
+    db.session.add(follow_up)
+    db.session.flush()
+    db.session.execute(
+        insert(message_order).values(
+            message_id=follow_up.id, order_id=order.id, event_id=message.event_id, dedupe_key=key
+        )
+    )
+    follow_up.status_url = mint_link_for_message(follow_up)
+
+
+# Shared with the SMS path (webapp.notifications.sms_delivery).
+record_attempt = _attempt
+finish_failed = _finish_failed
+finish_sent = _finish_sent
+retry_later = _retry_later

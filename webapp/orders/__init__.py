@@ -1,0 +1,1 @@
+"""Customers, orders, items, events, documents and the order state machine."""

@@ -1,0 +1,16 @@
+"""Signals that let other domains react to order events without orders importing them."""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+# Sent inside the transaction that records an event, before commit, with
+# `event=OrderEvent, order=Order`. Receivers add rows to db.session (never commit) and return
+# the list of Message rows they planned, so they are written atomically with the event.
+event_recorded = _signals.signal("event-recorded")
+
+# Sent after that transaction committed, with `event=OrderEvent, messages=list[Message]`.
+# Receivers enqueue work (e.g. a dispatch job); they must tolerate Redis being down.
+event_committed = _signals.signal("event-committed")

@@ -1,0 +1,275 @@
+"""The public status pages under /s/: page, documents, preferences and the fallback form."""
+
+from __future__ import annotations
+
+import re
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from webapp.config import SUPPORTED_LANGUAGES
+from webapp.status import services
+from webapp.status.ratelimit import hit
+from webapp.status.texts import LANGUAGE_NAMES, texts_for
+from webapp.tenancy import NotFound
+
+bp = Blueprint("status", __name__)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+PUBLIC_HEADERS = {
+    "X-Robots-Tag": "noindex, nofollow",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "private, no-store",
+}
+_COLOUR_RE = re.compile(r"^[0-9a-f]{6}$")
+
+
+def register_public_headers(app: Flask) -> None:
+    """Give every response under /s/ (pages, errors, downloads) the public-page headers."""
+
+    @app.after_request
+    def _public_headers(response: Response) -> Response:
+        if request.path.startswith("/s/"):
+            for name, value in PUBLIC_HEADERS.items():
+                response.headers[name] = value
+        return response
+
+
+def _requested_language() -> str | None:
+    lang = (request.values.get("lang") or "").strip().lower()
+    return lang if lang in SUPPORTED_LANGUAGES else None
+
+
+def _fallback_language() -> str:
+    return _requested_language() or request.accept_languages.best_match(
+        SUPPORTED_LANGUAGES, default="en"
+    )
+
+
+def _not_found():
+    lang = _fallback_language()
+    return (
+        render_template(
+            "status/not_found.html",
+            t=texts_for(lang),
+            language=lang,
+            languages=[(c, LANGUAGE_NAMES[c]) for c in SUPPORTED_LANGUAGES],
+        ),
+        404,
+    )
+
+
+def _gone(token: str, link, reason: str, *, error: bool = False, status: int = 410):
+    view = services.build_gone_view(link, reason, _requested_language())
+    return (
+        render_template("status/gone.html", v=view, token=token, error=error),
+        status,
+    )
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
+@bp.before_request
+def _rate_limit():
+    if request.endpoint == "status.theme":
+        return None
+    config = current_app.config
+    result = hit(
+        "page",
+        _client(),
+        int(config["STATUS_RATE_LIMIT"]),
+        int(config["STATUS_RATE_WINDOW"]),
+        fail_open=True,
+    )
+    if not result.allowed:
+        return _too_many(result.retry_after)
+    return None
+
+
+def _too_many(retry_after: int):
+    lang = _fallback_language()
+    response = current_app.make_response(
+        (render_template("status/too_many.html", t=texts_for(lang), language=lang), 429)
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError):
+    lang = _fallback_language()
+    return render_template(
+        "status/error.html", t=texts_for(lang), language=lang, text_key="form_expired"
+    ), 400
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    if exc.code == 404:
+        return _not_found()
+    lang = _fallback_language()
+    return render_template(
+        "status/error.html", t=texts_for(lang), language=lang, text_key="error_text"
+    ), exc.code or 400
+
+
+@bp.get("/s/<token>")
+def page(token: str):
+    """The status page; each view counts as one open of the link."""
+    outcome = services.resolve_status_token(token)
+    if outcome.kind == "not_found" or outcome.link is None:
+        return _not_found()
+    link = outcome.link
+    if outcome.kind == "gone":
+        return _gone(token, link, outcome.reason or "expired")
+    # The read model is built before the open is recorded: the commit would expire every
+    # loaded row, and reading first keeps the write transaction down to one UPDATE.
+    view = _page_view(link)
+    # HEAD (link checkers, previews) shows the page's status without using up an open.
+    if request.method != "HEAD" and not services.record_open(link):
+        return _gone(token, link, "used_up")
+    return _render_view(token, view)
+
+
+def _page_view(link) -> services.StatusView:
+    order = services.get_order_for_page(link)
+    language = services.choose_language(order, _requested_language())
+    return services.build_status_view(
+        link.account_id, link.order_id, language, link=link, order=order
+    )
+
+
+def _render_view(token: str, view, *, saved: bool = False, invalid: bool = False, status=200):
+    return (
+        render_template("status/page.html", v=view, token=token, saved=saved, invalid=invalid),
+        status,
+    )
+
+
+def _render_page(token: str, link, *, saved: bool = False, invalid: bool = False, status=200):
+    return _render_view(token, _page_view(link), saved=saved, invalid=invalid, status=status)
+
+
+@bp.post("/s/<token>/preferences")
+def preferences(token: str):
+    """Save the customer's choice of optional messages and channel from the page."""
+    outcome = services.resolve_status_token(token)
+    if outcome.kind == "not_found" or outcome.link is None:
+        return _not_found()
+    if outcome.kind == "gone":
+        return _gone(token, outcome.link, outcome.reason or "expired")
+    channel = request.form.get("channel") or None
+    try:
+        services.update_customer_preferences(
+            outcome.link,
+            optional_messages=request.form.get("optional_messages") == "1",
+            channel=channel,
+        )
+    except services.PreferenceError:
+        return _render_page(token, outcome.link, invalid=True, status=400)
+    return _render_page(token, outcome.link, saved=True)
+
+
+@bp.post("/s/<token>/continue")
+def fallback(token: str):
+    """Order number + postcode/e-mail on a gone link: a fresh link on a match."""
+    outcome = services.resolve_status_token(token)
+    if outcome.kind == "not_found" or outcome.link is None:
+        return _not_found()
+    link = outcome.link
+    if outcome.kind == "ok":
+        return redirect(url_for("status.page", token=token), 303)
+    if outcome.reason not in ("expired", "used_up"):
+        return _gone(token, link, outcome.reason or "revoked")
+    config = current_app.config
+    window = int(config["STATUS_FALLBACK_WINDOW"])
+    for bucket, identity, limit in (
+        ("fallback-client", _client(), int(config["STATUS_FALLBACK_LIMIT_CLIENT"])),
+        ("fallback-link", link.link_id, int(config["STATUS_FALLBACK_LIMIT_LINK"])),
+    ):
+        result = hit(bucket, identity, limit, window, fail_open=False)
+        if not result.allowed:
+            return _too_many(result.retry_after)
+    fresh = services.continue_with_order(
+        link, request.form.get("order_number", ""), request.form.get("secret", "")
+    )
+    if fresh is None:
+        return _gone(token, link, outcome.reason or "expired", error=True, status=400)
+    new_link, _ = fresh
+    target = url_for("status.page", token=services.status_token(new_link))
+    lang = _requested_language()
+    if lang:
+        target += f"?lang={lang}"
+    return redirect(target, 303)
+
+
+@bp.get("/s/<token>/documents/<doc_token>")
+def document(token: str, doc_token: str):
+    """Download one document of the link's order through its short-lived URL."""
+    outcome = services.resolve_status_token(token)
+    if outcome.kind == "not_found" or outcome.link is None:
+        return _not_found()
+    if outcome.kind == "gone":
+        return _gone(token, outcome.link, outcome.reason or "expired")
+    try:
+        doc, path = services.resolve_document(outcome.link, doc_token)
+    except services.DocumentLinkExpired:
+        view = services.build_gone_view(outcome.link, "expired", _requested_language())
+        return render_template("status/download_expired.html", v=view, token=token), 410
+    except NotFound:
+        return _not_found()
+    return send_file(
+        path,
+        mimetype=doc.content_type or "application/octet-stream",
+        as_attachment=True,
+        download_name=doc.filename,
+        conditional=False,
+        etag=False,
+        max_age=0,
+    )
+
+
+@bp.get("/s/<token>/logo")
+def logo(token: str):
+    """The shop's logo for a valid link's page."""
+    outcome = services.resolve_status_token(token)
+    if outcome.link is None or outcome.kind == "not_found":
+        return _not_found()
+    path = services.logo_file(services.get_order_for_link(outcome.link).shop)
+    if path is None:
+        return _not_found()
+    return send_file(path, conditional=False, etag=False, max_age=0)
+
+
+@bp.get("/s/theme/<colour>.css")
+def theme(colour: str):
+    """The shop colour as CSS custom properties (the CSP allows no inline styles)."""
+    if not _COLOUR_RE.match(colour):
+        return _not_found()
+    css = f":root{{--brand:#{colour};--brand-text:{services.readable_on('#' + colour)}}}\n"
+    return Response(css, mimetype="text/css")
+
+
+@bp.route("/s/", defaults={"rest": ""}, methods=["GET", "POST"])
+@bp.route("/s/<path:rest>", methods=["GET", "POST"])
+def unknown(rest: str):
+    """Anything else under /s/ is a plain not-found page with the public headers."""
+    return _not_found()
