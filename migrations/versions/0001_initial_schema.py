@@ -1,16 +1,15 @@
 """Initial schema
 
-Revision ID: 7bda2b6eb71c
+Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 19:21:44.603586
+Create Date: 2026-11-30 10:42:50.056014
 
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import webapp.dbtypes
-
 
 # revision identifiers, used by Alembic.
 revision = "0001"
@@ -143,6 +142,27 @@ def upgrade():
         )
 
     op.create_table(
+        "import_mapping",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("columns", sa.JSON(), nullable=False),
+        sa.Column("default_shop", sa.String(length=64), nullable=True),
+        sa.Column("updated_by", sa.String(length=254), nullable=False),
+        sa.Column("updated_at", webapp.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["account.id"],
+            name=op.f("fk_import_mapping_account_id_account"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_mapping")),
+    )
+    with op.batch_alter_table("import_mapping", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_import_mapping_account_id"), ["account_id"], unique=True
+        )
+
+    op.create_table(
         "message_template",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -227,6 +247,9 @@ def upgrade():
         sa.Column("attach_account_files", sa.Boolean(), nullable=False),
         sa.Column("bcc", sa.JSON(), nullable=False),
         sa.Column("copy_to_merchant", sa.Boolean(), nullable=False),
+        sa.Column("review_fulfillments", sa.JSON(), nullable=False),
+        sa.Column("once_per_order", sa.Boolean(), nullable=False),
+        sa.Column("review_mail_default", sa.Boolean(), nullable=False),
         sa.Column("default_key", sa.String(length=64), nullable=True),
         sa.Column("created_at", webapp.dbtypes.UTCDateTime(timezone=True), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
@@ -337,6 +360,48 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_audit_log_created_at"), ["created_at"], unique=False)
 
     op.create_table(
+        "import_job",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("filename", sa.String(length=255), nullable=False),
+        sa.Column("stored_path", sa.String(length=300), nullable=False),
+        sa.Column("encoding", sa.String(length=16), nullable=False),
+        sa.Column("delimiter", sa.String(length=1), nullable=False),
+        sa.Column("headers", sa.JSON(), nullable=False),
+        sa.Column("mapping", sa.JSON(), nullable=False),
+        sa.Column("default_shop", sa.String(length=64), nullable=True),
+        sa.Column("total_rows", sa.Integer(), nullable=False),
+        sa.Column("processed", sa.Integer(), nullable=False),
+        sa.Column("created", sa.Integer(), nullable=False),
+        sa.Column("updated", sa.Integer(), nullable=False),
+        sa.Column("failed", sa.Integer(), nullable=False),
+        sa.Column("errors", sa.JSON(), nullable=False),
+        sa.Column("failure", sa.Text(), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_by", sa.String(length=254), nullable=False),
+        sa.Column("created_at", webapp.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", webapp.dbtypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", webapp.dbtypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", webapp.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["account.id"],
+            name=op.f("fk_import_job_account_id_account"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["user.id"],
+            name=op.f("fk_import_job_created_by_id_user"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_job")),
+    )
+    with op.batch_alter_table("import_job", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_import_job_account_id"), ["account_id"], unique=False)
+
+    op.create_table(
         "order",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("number", sa.String(length=64), nullable=False),
@@ -351,6 +416,7 @@ def upgrade():
         sa.Column("state", sa.String(length=24), nullable=False),
         sa.Column("pickup", sa.Boolean(), nullable=False),
         sa.Column("review_mail", sa.Boolean(), nullable=True),
+        sa.Column("notify_on_goods_receipt", sa.String(length=8), nullable=True),
         sa.Column("note", sa.String(length=255), nullable=False),
         sa.Column("tracking_carrier", sa.String(length=64), nullable=True),
         sa.Column("tracking_number", sa.String(length=100), nullable=True),
@@ -593,6 +659,8 @@ def upgrade():
         sa.Column("first_attempt_at", webapp.dbtypes.UTCDateTime(timezone=True), nullable=True),
         sa.Column("repeat_index", sa.Integer(), nullable=False),
         sa.Column("coalesce_until", webapp.dbtypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("provider_message_id", sa.String(length=100), nullable=True),
+        sa.Column("provider_call_at", webapp.dbtypes.UTCDateTime(timezone=True), nullable=True),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
@@ -783,6 +851,10 @@ def downgrade():
         batch_op.drop_index("ix_order_account_created")
 
     op.drop_table("order")
+    with op.batch_alter_table("import_job", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_import_job_account_id"))
+
+    op.drop_table("import_job")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_created_at"))
         batch_op.drop_index(batch_op.f("ix_audit_log_account_id"))
@@ -810,6 +882,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_message_template_account_id"))
 
     op.drop_table("message_template")
+    with op.batch_alter_table("import_mapping", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_import_mapping_account_id"))
+
+    op.drop_table("import_mapping")
     with op.batch_alter_table("idempotency_record", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_idempotency_record_account_id"))
 
