@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.dates import format_datetime
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -21,6 +20,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale, gettext, ngettext
 from flask_login import current_user, login_required
 
@@ -277,7 +277,7 @@ def revoke_one_link(number: str, link_id: str):
     return _links_response(order, gettext("Link revoked."))
 
 
-def _links_response(order: Order, message: str) -> Response:
+def _links_response(order: Order, message: str) -> ResponseReturnValue:
     if not wants_fragment():
         flash(message, "success")
         return redirect(url_for("orders.show_order", number=order.number, _anchor="links"))

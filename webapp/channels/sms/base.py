@@ -172,9 +172,15 @@ class _CheckedHTTPConnection(http.client.HTTPConnection):
 class _CheckedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to the checked address; the certificate is still verified for the host name."""
 
+    def __init__(
+        self, host: str, port: int | None, *, timeout: float, context: ssl.SSLContext
+    ) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._tls_context = context
+
     def connect(self) -> None:
         sock = connect_checked(self.host, self.port, self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._tls_context.wrap_socket(sock, server_hostname=self.host)
 
 
 def http_call(
