@@ -47,7 +47,7 @@ def live_server(app) -> Iterator[str]:
 
 
 @pytest.fixture()
-def open_page(live_server):
+def open_page(live_server, playwright):
     """A factory of 375 px wide pages that may load nothing but the live server.
 
     The page CSP forbids inline scripts, so the pages that run axe-core are opened with
@@ -55,43 +55,40 @@ def open_page(live_server):
     """
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
+    # pytest-playwright's session-wide `playwright` instance: a second sync_playwright() in a
+    # process where browser journeys already ran would fail.
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    contexts = []
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        contexts = []
+    def factory(*, bypass_csp: bool = False):
+        context = browser.new_context(viewport={"width": 375, "height": 812}, bypass_csp=bypass_csp)
+        contexts.append(context)
+        page = context.new_page()
+        page.foreign_requests = []
+        page.console_errors = []
 
-        def factory(*, bypass_csp: bool = False):
-            context = browser.new_context(
-                viewport={"width": 375, "height": 812}, bypass_csp=bypass_csp
-            )
-            contexts.append(context)
-            page = context.new_page()
-            page.foreign_requests = []
-            page.console_errors = []
+        def guard(route):
+            if route.request.url.startswith(live_server):
+                route.continue_()
+            else:
+                page.foreign_requests.append(route.request.url)
+                route.abort()
 
-            def guard(route):
-                if route.request.url.startswith(live_server):
-                    route.continue_()
-                else:
-                    page.foreign_requests.append(route.request.url)
-                    route.abort()
+        def on_console(msg):
+            # A 404/410 page is reported as "Failed to load resource"; that is expected.
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+                page.console_errors.append(msg.text)
 
-            def on_console(msg):
-                # A 404/410 page is reported as "Failed to load resource"; that is expected.
-                if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
-                    page.console_errors.append(msg.text)
+        page.route("**/*", guard)
+        page.on("console", on_console)
+        return page
 
-            page.route("**/*", guard)
-            page.on("console", on_console)
-            return page
-
-        try:
-            yield factory
-        finally:
-            for context in contexts:
-                context.close()
-            browser.close()
+    try:
+        yield factory
+    finally:
+        for context in contexts:
+            context.close()
+        browser.close()
 
 
 def serious_violations(page) -> list[dict]:
