@@ -41,6 +41,27 @@ def test_create_order_returns_201_with_the_order(api, tenant):
     assert order.customer.name == "Erika Mustermann"
 
 
+def test_goods_receipt_channel_of_order_and_customer_default(api, tenant):
+    customer = {"name": "Erika Mustermann", "email": "erika@example.com"}
+    payload = order_payload(
+        notify_on_goods_receipt="sms",
+        customer={**customer, "notify_on_goods_receipt": "email"},
+    )
+    body = api.post("/api/v1/orders", json=payload).get_json()
+    assert body["notify_on_goods_receipt"] == "sms"
+    assert body["customer"]["notify_on_goods_receipt"] == "email"
+
+    # Absent keys keep their value; null clears the order's own choice.
+    later = order_payload(customer=customer)
+    assert api.post("/api/v1/orders", json=later).get_json()["notify_on_goods_receipt"] == "sms"
+    cleared = api.post("/api/v1/orders", json={**later, "notify_on_goods_receipt": None})
+    assert cleared.status_code == 200
+    assert cleared.get_json()["notify_on_goods_receipt"] is None
+    order = db.session.execute(scoped(Order, tenant.account.id)).scalar_one()
+    assert order.notify_on_goods_receipt is None
+    assert order.customer.notify_on_goods_receipt == "email"
+
+
 def test_update_order_returns_200_and_replaces_items_keeping_delivered(api, tenant):
     api.create_order()
     shipped = api.event(
@@ -131,6 +152,11 @@ def test_missing_required_field_is_named(api, missing):
         ({"currency": "EURO"}, "currency"),
         ({"customer": {"name": "A", "language": "xx"}}, "customer.language"),
         ({"customer": {"name": "A", "channel": "fax"}}, "customer.channel"),
+        ({"notify_on_goods_receipt": "pigeon"}, "notify_on_goods_receipt"),
+        (
+            {"customer": {"name": "A", "notify_on_goods_receipt": "fax"}},
+            "customer.notify_on_goods_receipt",
+        ),
         ({"customer": {"name": "A\u0000B"}}, "customer.name"),
         ({"customer": {"name": "A", "nickname": "B"}}, "customer.nickname"),
         ({"colour": "red"}, "colour"),

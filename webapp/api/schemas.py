@@ -66,6 +66,11 @@ class CustomerIn(Schema):
     channel = fields.String(allow_none=True, validate=validate.OneOf(CHANNELS))
     external_id = Text(allow_none=True, validate=validate.Length(1, 100))
     contact_email = Text(allow_none=True, validate=validate.Length(max=254))
+    notify_on_goods_receipt = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(CHANNELS),
+        metadata={"description": "the customer's default for goods-receipt notices (email, sms, both, none)"},
+    )
 
 
 class OrderItemIn(Schema):
@@ -94,6 +99,11 @@ class OrderIn(Schema):
     )
     pickup = fields.Boolean()
     review_mail = fields.Boolean(allow_none=True)
+    notify_on_goods_receipt = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(CHANNELS),
+        metadata={"description": "how the customer hears that the goods arrived; null: the customer's default"},
+    )
 
 
 class TrackingIn(Schema):
@@ -144,6 +154,7 @@ class CustomerOut(Schema):
     channel = fields.String(allow_none=True)
     external_id = fields.String(allow_none=True)
     contact_email = fields.String(allow_none=True)
+    notify_on_goods_receipt = fields.String(allow_none=True)
 
 
 class ItemOut(Schema):
@@ -240,6 +251,7 @@ class OrderOut(Schema):
     completely_delivered = fields.Boolean()
     pickup = fields.Boolean()
     review_mail = fields.Boolean(allow_none=True)
+    notify_on_goods_receipt = fields.String(allow_none=True)
     note = fields.String()
     tracking = fields.Nested(TrackingOut, allow_none=True)
     delivery_date = fields.Date(allow_none=True)
@@ -280,6 +292,7 @@ class OrderOut(Schema):
             "completely_delivered": order.completely_delivered,
             "pickup": order.pickup,
             "review_mail": order.review_mail,
+            "notify_on_goods_receipt": order.notify_on_goods_receipt,
             "note": order.note,
             "tracking": (
                 {

@@ -17,6 +17,7 @@ from webapp.accounts.models import Account, User
 from webapp.accounts.services import ValidationError, normalise_email, record_audit
 from webapp.extensions import db
 from webapp.i18n import N_
+from webapp.message_templates.defaults import EMAIL_PURPOSES, SMS_PURPOSES
 from webapp.notifications.models import (
     QUICK_REPLY_CHANNELS,
     Message,
@@ -293,9 +294,22 @@ def _status_link(message: Message) -> str | None:
 
 # --- quick replies ----------------------------------------------------------------------
 
+# The standard texts a quick reply can use per channel. "manual" is what a reply with its own
+# text uses anyway; a review request needs a review link that only its rule provides.
+QUICK_REPLY_PURPOSES: dict[str, tuple[str, ...]] = {
+    "email": tuple(p for p in EMAIL_PURPOSES if p not in ("manual", "review_request")),
+    "sms": SMS_PURPOSES,
+}
+MAX_QUICK_REPLY_TITLE = 200
+MAX_QUICK_REPLY_POSITION = 9999
 
-def install_default_quick_replies(account_id: int) -> list[QuickReply]:
-    """Add the default quick replies the account does not have yet (by key). Commits."""
+
+def install_default_quick_replies(account_id: int, *, actor: str = "system") -> list[QuickReply]:
+    """Add the default quick replies the account does not have yet (by key). Commits.
+
+    Titles are stored as their English source and translated where shown; the messages use
+    the template of their purpose in the customer's language.
+    """
     existing = set(
         db.session.execute(
             select(QuickReply.default_key).where(
@@ -313,24 +327,90 @@ def install_default_quick_replies(account_id: int) -> list[QuickReply]:
         db.session.add(reply)
         added.append(reply)
     if added:
+        record_audit(account_id, "quick_reply.defaults", actor=actor, target=str(len(added)))
         db.session.commit()
     return added
 
 
 def list_quick_replies(account_id: int) -> list[QuickReply]:
-    """The account's enabled quick replies in order. The first call for an account installs
-    the defaults (and commits)."""
-    total = db.session.execute(
-        select(func.count(QuickReply.id)).where(QuickReply.account_id == account_id)
-    ).scalar_one()
-    if not total:
-        install_default_quick_replies(account_id)
+    """The account's enabled quick replies in order (the order page offers these)."""
     stmt = (
         scoped(QuickReply, account_id)
         .where(QuickReply.enabled.is_(True))
         .order_by(QuickReply.position, QuickReply.id)
     )
     return list(db.session.execute(stmt).scalars())
+
+
+def list_all_quick_replies(account_id: int) -> list[QuickReply]:
+    """Every quick reply of the account, switched-off ones too, in order (for the settings)."""
+    stmt = scoped(QuickReply, account_id).order_by(QuickReply.position, QuickReply.id)
+    return list(db.session.execute(stmt).scalars())
+
+
+def _has_template(account_id: int, purpose: str, channel: str) -> bool:
+    from webapp.message_templates.services import list_templates
+
+    return any(t.purpose == purpose and t.channel == channel for t in list_templates(account_id))
+
+
+def _next_position(account_id: int) -> int:
+    last = db.session.execute(
+        select(func.max(QuickReply.position)).where(QuickReply.account_id == account_id)
+    ).scalar_one()
+    return min((last or 0) + 10, MAX_QUICK_REPLY_POSITION) if last is not None else 0
+
+
+def _quick_reply_values(
+    account_id: int,
+    *,
+    title: str,
+    channel: str,
+    purpose: str | None,
+    subject: str | None,
+    body: str | None,
+    document_kinds: list[str] | None,
+    position: int | None,
+    enabled: bool,
+) -> dict[str, Any]:
+    """The checked column values of a quick reply; raises ValidationError(field, message)."""
+    title = (title or "").strip()
+    if not title or len(title) > MAX_QUICK_REPLY_TITLE:
+        raise ValidationError("title", f"must be 1 to {MAX_QUICK_REPLY_TITLE} characters")
+    if "\r" in title or "\n" in title:
+        raise ValidationError("title", "must not contain line breaks")
+    if channel not in QUICK_REPLY_CHANNELS:
+        raise ValidationError("channel", "must be e-mail or SMS")
+    purpose = purpose or None
+    if purpose is not None:
+        if purpose not in QUICK_REPLY_PURPOSES[channel]:
+            raise ValidationError("purpose", "is no standard text for this channel")
+        if not _has_template(account_id, purpose, channel):
+            raise ValidationError("purpose", "the account has no template for it on this channel")
+    text = _clean_text(body, "body", MAX_TEXT)
+    if not purpose and not text:
+        raise ValidationError("body", "enter a text or choose a template")
+    kinds = list(dict.fromkeys(document_kinds or []))
+    if any(k not in DOCUMENT_KINDS for k in kinds):
+        raise ValidationError("document_kinds", "unknown document kind")
+    if kinds and channel == "sms":
+        raise ValidationError("document_kinds", "an SMS cannot carry documents")
+    # An SMS has no subject; one typed while the e-mail channel was chosen is dropped.
+    clean_subject = _clean_subject(subject) if channel == "email" else ""
+    if position is None:
+        position = _next_position(account_id)
+    elif not 0 <= position <= MAX_QUICK_REPLY_POSITION:
+        raise ValidationError("position", f"must be between 0 and {MAX_QUICK_REPLY_POSITION}")
+    return {
+        "title": title,
+        "channel": channel,
+        "purpose": purpose,
+        "subject": clean_subject or None,
+        "body": text or None,
+        "document_kinds": kinds,
+        "position": position,
+        "enabled": bool(enabled),
+    }
 
 
 def create_quick_reply(
@@ -342,34 +422,88 @@ def create_quick_reply(
     subject: str | None = None,
     body: str | None = None,
     document_kinds: list[str] | None = None,
+    position: int | None = None,
+    enabled: bool = True,
     actor: str = "system",
 ) -> QuickReply:
-    """Add a quick reply: a template purpose or a fixed subject and text. Commits."""
-    title = title.strip()
-    if not title or len(title) > 200:
-        raise ValidationError("title", "must be 1 to 200 characters")
-    if channel not in QUICK_REPLY_CHANNELS:
-        raise ValidationError("channel", "must be e-mail or SMS")
-    text = _clean_text(body, "body", MAX_TEXT)
-    if not purpose and not text:
-        raise ValidationError("body", "enter a text or choose a template")
-    kinds = list(document_kinds or [])
-    if any(k not in DOCUMENT_KINDS for k in kinds):
-        raise ValidationError("document_kinds", "unknown document kind")
-    reply = QuickReply(
-        account_id=account_id,
+    """Add a quick reply: a template purpose or a fixed subject and text (placed last unless
+    `position` is given). Commits. Raises ValidationError(field, message)."""
+    values = _quick_reply_values(
+        account_id,
         title=title,
         channel=channel,
-        purpose=purpose or None,
-        subject=_clean_subject(subject) or None,
-        body=text or None,
-        document_kinds=kinds,
-        position=1000,
+        purpose=purpose,
+        subject=subject,
+        body=body,
+        document_kinds=document_kinds,
+        position=position,
+        enabled=enabled,
     )
+    reply = QuickReply(account_id=account_id, **values)
     db.session.add(reply)
-    record_audit(account_id, "quick_reply.create", actor=actor, target=title)
+    record_audit(account_id, "quick_reply.create", actor=actor, target=values["title"])
     db.session.commit()
     return reply
+
+
+def update_quick_reply(
+    account_id: int,
+    quick_reply_id: int,
+    title: str,
+    *,
+    channel: str = "email",
+    purpose: str | None = None,
+    subject: str | None = None,
+    body: str | None = None,
+    document_kinds: list[str] | None = None,
+    position: int | None = None,
+    enabled: bool = True,
+    actor: str = "system",
+) -> QuickReply:
+    """Change every field of a quick reply (a default keeps its key, so it is not installed
+    again). Commits. Raises NotFound or ValidationError(field, message)."""
+    reply = get_quick_reply(account_id, quick_reply_id)
+    values = _quick_reply_values(
+        account_id,
+        title=title,
+        channel=channel,
+        purpose=purpose,
+        subject=subject,
+        body=body,
+        document_kinds=document_kinds,
+        position=reply.position if position is None else position,
+        enabled=enabled,
+    )
+    for name, value in values.items():
+        setattr(reply, name, value)
+    record_audit(account_id, "quick_reply.update", actor=actor, target=reply.title)
+    db.session.commit()
+    return reply
+
+
+def set_quick_reply_enabled(
+    account_id: int, quick_reply_id: int, enabled: bool, *, actor: str = "system"
+) -> QuickReply:
+    """Offer a quick reply on the order page again, or stop offering it. Commits.
+    Raises NotFound."""
+    reply = get_quick_reply(account_id, quick_reply_id)
+    if reply.enabled != enabled:
+        reply.enabled = enabled
+        action = "quick_reply.enable" if enabled else "quick_reply.disable"
+        record_audit(account_id, action, actor=actor, target=reply.title)
+        db.session.commit()
+    return reply
+
+
+def delete_quick_reply(account_id: int, quick_reply_id: int, *, actor: str = "system") -> str:
+    """Delete a quick reply (messages already sent with it stay in the log); returns its
+    title. Commits. Raises NotFound."""
+    reply = get_quick_reply(account_id, quick_reply_id)
+    title = reply.title
+    db.session.delete(reply)
+    record_audit(account_id, "quick_reply.delete", actor=actor, target=title)
+    db.session.commit()
+    return title
 
 
 def send_quick_reply(

@@ -184,6 +184,12 @@ def _upsert_customer(
         values["channel"] = _choice(data["channel"], CHANNELS, "customer.channel")
     elif "channel" in data:
         values["channel"] = None
+    if data.get("notify_on_goods_receipt") is not None:
+        values["notify_on_goods_receipt"] = _choice(
+            data["notify_on_goods_receipt"], CHANNELS, "customer.notify_on_goods_receipt"
+        )
+    elif "notify_on_goods_receipt" in data:
+        values["notify_on_goods_receipt"] = None
 
     customer: Customer | None = None
     if external_id:
@@ -249,7 +255,8 @@ def upsert_order(
 
     `data` has the API's shape: number, shop (code), placed_at, fulfillment, currency,
     payment {method, due_days}, customer {name, email, phone, language, channel, external_id,
-    contact_email}, items [{sku, title, quantity, unit_price}], pickup, review_mail. Optional
+    contact_email, notify_on_goods_receipt}, items [{sku, title, quantity, unit_price}], pickup,
+    review_mail, notify_on_goods_receipt. Optional
     keys that are absent keep their current value. The customer is matched by external id,
     else e-mail; items are replaced, keeping delivered quantities of lines with the same sku
     (or title). `before_commit(order, created)` runs inside the transaction after a flush and
@@ -287,6 +294,10 @@ def upsert_order(
         ):
             raise ValidationError("payment.due_days", "must be a whole number from 0 to 365")
 
+    goods_receipt = data.get("notify_on_goods_receipt")
+    if goods_receipt is not None:
+        _choice(goods_receipt, CHANNELS, "notify_on_goods_receipt")
+
     account = db.session.get(Account, account_id)
     if account is None:
         raise NotFound("Account")
@@ -316,6 +327,8 @@ def upsert_order(
             order.payment_method = "paid"
         if "pickup" in data or created:
             order.pickup = bool(data.get("pickup", False))
+        if "notify_on_goods_receipt" in data:
+            order.notify_on_goods_receipt = goods_receipt
         if "review_mail" in data:
             review_mail = data["review_mail"]
             order.review_mail = None if review_mail is None else bool(review_mail)
