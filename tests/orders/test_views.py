@@ -296,6 +296,57 @@ def test_note_without_htmx_redirects_with_flash(client, auth, db, tenant):
     assert "Note saved." in client.get("/orders/1001").get_data(as_text=True)
 
 
+def test_goods_receipt_choice_per_order_and_as_customer_default(client, auth, db, tenant):
+    make_order(tenant)
+    make_order(tenant, "1002")
+    auth.login()
+    token = token_for(client, "/orders/1001")
+    assert 'id="goods-receipt-form"' in client.get("/orders/1001").get_data(as_text=True)
+
+    response = client.post(
+        "/orders/1001/goods-receipt", data={"csrf_token": token, "channel": "sms"}, headers=HX
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<form id="goods-receipt-form"') and "Saved." in html
+    order = fresh_order(db, tenant)
+    assert order.notify_on_goods_receipt == "sms"
+    assert order.customer.notify_on_goods_receipt is None
+
+    data = {"csrf_token": token, "channel": "email", "remember": "y"}
+    assert client.post("/orders/1001/goods-receipt", data=data).status_code == 302
+    order = fresh_order(db, tenant)
+    assert order.notify_on_goods_receipt == "email"
+    assert order.customer.notify_on_goods_receipt == "email"
+    # The other order of the same customer now offers that default.
+    other = client.get("/orders/1002").get_data(as_text=True)
+    assert "Customer&#39;s default (By e-mail)" in other
+
+    # Back to the customer's default; "remember" must not erase the customer's choice.
+    data = {"csrf_token": token, "channel": "", "remember": "y"}
+    client.post("/orders/1001/goods-receipt", data=data, headers=HX)
+    order = fresh_order(db, tenant)
+    assert order.notify_on_goods_receipt is None
+    assert order.customer.notify_on_goods_receipt == "email"
+
+
+def test_goods_receipt_bad_choice_is_inline_and_changes_nothing(client, auth, db, tenant):
+    make_order(tenant)
+    auth.login()
+    token = token_for(client, "/orders/1001")
+    data = {"csrf_token": token, "channel": "pigeon"}
+    response = client.post("/orders/1001/goods-receipt", data=data, headers=HX)
+    assert response.status_code == 200
+    assert "Choose how the customer is notified." in response.get_data(as_text=True)
+    response = client.post("/orders/1001/goods-receipt", data=data)
+    assert response.status_code == 422
+    # Without a CSRF token nothing happens either.
+    response = client.post("/orders/1001/goods-receipt", data={"channel": "sms"}, headers=HX)
+    assert response.status_code == 400
+    assert fresh_order(db, tenant).notify_on_goods_receipt is None
+    assert client.post("/orders/9999/goods-receipt", data=data).status_code == 404
+
+
 def test_record_event_over_htmx_updates_order_and_timeline(client, auth, db, tenant):
     make_order(tenant)
     auth.login()

@@ -1,4 +1,4 @@
-"""Forms of the order pages: search and filters, the note, recording an event."""
+"""Forms of the order pages: search and filters, the note, recording an event, goods receipt."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from typing import Any
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SearchField, SelectField, StringField, TextAreaField, URLField
+from wtforms import (
+    BooleanField,
+    DateField,
+    SearchField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
 from wtforms.validators import URL, Length, Optional, ValidationError
 
 from webapp.i18n import N_
@@ -142,3 +150,34 @@ class EventForm(FlaskForm):
         if self.delivery_date.data:
             data["delivery_date"] = self.delivery_date.data
         return data
+
+
+# How the customer hears that their goods arrived ("" = the customer's default).
+GOODS_RECEIPT_LABELS = {
+    "email": N_("By e-mail"),
+    "sms": N_("By SMS"),
+    "both": N_("By e-mail and SMS"),
+    "none": N_("Not at all"),
+}
+
+
+class GoodsReceiptForm(FlaskForm):
+    """Per order: how to tell the customer that the goods arrived (bookshop flow)."""
+
+    channel = SelectField(_l("Notify on goods receipt"), validate_choice=False)
+    remember = BooleanField(_l("Use this for the customer's later orders too"))
+
+    def __init__(self, *args: Any, customer_default: str | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        default = (
+            gettext(GOODS_RECEIPT_LABELS[customer_default])
+            if customer_default in GOODS_RECEIPT_LABELS
+            else gettext("by the customer's channel")
+        )
+        self.channel.choices = [
+            ("", gettext("Customer's default (%(choice)s)", choice=default))
+        ] + [(value, gettext(label)) for value, label in GOODS_RECEIPT_LABELS.items()]
+
+    def validate_channel(self, field: SelectField) -> None:
+        if field.data and field.data not in GOODS_RECEIPT_LABELS:
+            raise ValidationError(_l("Choose how the customer is notified."))

@@ -28,12 +28,15 @@ from webapp.accounts.services import ValidationError, list_shops
 from webapp.extensions import htmx
 from webapp.htmx import render_page_or_fragment, wants_fragment
 from webapp.notifications.queries import messages_for_order
+from webapp.notifications.workflows import set_goods_receipt_notification
 from webapp.orders.forms import (
     EVENT_LABELS,
     FULFILLMENT_LABELS,
+    GOODS_RECEIPT_LABELS,
     PAYMENT_LABELS,
     STATE_LABELS,
     EventForm,
+    GoodsReceiptForm,
     NoteForm,
     OrderFilterForm,
 )
@@ -153,6 +156,8 @@ def _order_context(order: Order, **extra: Any) -> dict[str, Any]:
         "timeline": _timeline(order, messages, links),
         "note_form": extra.pop("note_form", None) or NoteForm(data={"note": order.note}),
         "event_form": extra.pop("event_form", None) or EventForm(formdata=None),
+        "goods_receipt_form": extra.pop("goods_receipt_form", None) or _goods_receipt_form(order),
+        "goods_receipt_labels": GOODS_RECEIPT_LABELS,
         # Sending by hand and quick replies belong to the notifications domain; its panel is
         # shown once that domain registers its views.
         "has_manual_send": "notifications.manual_send" in current_app.view_functions,
@@ -194,6 +199,45 @@ def save_note(number: str):
     )
     # htmx swaps 2xx only; the form with its error is a normal answer to show inline.
     return response
+
+
+def _goods_receipt_form(order: Order, formdata: Any = None) -> GoodsReceiptForm:
+    return GoodsReceiptForm(
+        formdata=formdata,
+        data={"channel": order.notify_on_goods_receipt or ""},
+        customer_default=order.customer.notify_on_goods_receipt,
+    )
+
+
+@bp.post("/<number>/goods-receipt")
+@login_required
+def save_goods_receipt(number: str):
+    """Choose how this order's customer hears that the goods arrived; optionally remember it
+    as the customer's default. HTMX gets the form back with an inline message either way."""
+    order = _load_order(number)
+    form = _goods_receipt_form(order, formdata=request.form)
+    saved = False
+    if form.validate():
+        channel = form.channel.data or None
+        order = set_goods_receipt_notification(
+            current_user.account_id,
+            number,
+            channel,
+            # "The customer's default" remembered would only erase that default.
+            remember_for_customer=bool(form.remember.data and channel),
+            actor=current_user.email,
+        )
+        saved = True
+        form = _goods_receipt_form(order)
+    if not (htmx or saved):
+        context = _order_context(order, goods_receipt_form=form)
+        return render_template("orders/page.html", **context), 422
+    if not htmx:
+        flash(gettext("Goods receipt notification saved."), "success")
+        return redirect(url_for("orders.show_order", number=order.number))
+    return render_template(
+        "orders/partials/goods_receipt.html", order=order, goods_receipt_form=form, saved=saved
+    )
 
 
 @bp.post("/<number>/events")
