@@ -12,6 +12,7 @@ from webapp.accounts.models import Account
 from webapp.accounts.services import ValidationError
 from webapp.extensions import db
 from webapp.notifications import manual
+from webapp.notifications.defaults import seed_default_rules
 from webapp.notifications.models import Message, QuickReply
 from webapp.orders.services import get_order
 from webapp.tenancy import NotFound
@@ -116,17 +117,26 @@ def test_another_accounts_order_is_not_found(engine_ready, other_tenant):
 
 
 def test_default_quick_replies_are_installed_once(engine_ready):
+    assert manual.list_quick_replies(engine_ready.account.id) == []  # reading installs nothing
+    seed_default_rules(engine_ready.account)
     first = manual.list_quick_replies(engine_ready.account.id)
     assert [r.title for r in first] == [
         "Where is my invoice?",
         "Your order is on its way",
         "Pickup ready",
     ]
-    manual.list_quick_replies(engine_ready.account.id)
+    assert manual.install_default_quick_replies(engine_ready.account.id) == []
     count = db.session.execute(
         select(QuickReply).where(QuickReply.account_id == engine_ready.account.id)
     ).all()
     assert len(count) == 3
+
+
+def test_deleted_quick_replies_are_not_installed_again(engine_ready):
+    for reply in manual.install_default_quick_replies(engine_ready.account.id):
+        manual.delete_quick_reply(engine_ready.account.id, reply.id, actor="test")
+    assert manual.list_quick_replies(engine_ready.account.id) == []
+    assert manual.list_all_quick_replies(engine_ready.account.id) == []
 
 
 def test_custom_quick_reply_with_fixed_text(engine_ready):
@@ -143,7 +153,7 @@ def test_custom_quick_reply_with_fixed_text(engine_ready):
 
 def test_quick_reply_of_another_account_is_not_found(engine_ready, other_tenant):
     place_order(engine_ready, "Q-2")
-    foreign = manual.list_quick_replies(other_tenant.account.id)[0]
+    foreign = manual.install_default_quick_replies(other_tenant.account.id)[0]
     with pytest.raises(NotFound):
         manual.send_quick_reply(engine_ready.account.id, "Q-2", foreign.id)
 
@@ -213,7 +223,7 @@ def test_quick_reply_invoice_arrives_with_the_invoice(
 ):
     place_order(engine_ready, "W-2")
     attach_pdf(engine_ready, "W-2", "invoice", "RE-10")
-    reply = manual.list_quick_replies(engine_ready.account.id)[0]
+    reply = manual.install_default_quick_replies(engine_ready.account.id)[0]
     auth.login()
     token = csrf_token(client.get("/orders/W-2/send"))
     with running_worker(app, tmp_path / "worker.log") as worker:

@@ -24,6 +24,7 @@ from webapp.accounts.services import (
     list_shops,
     set_user_language,
 )
+from webapp.admin import quick_replies  # noqa: F401 - adds its pages to the settings area
 from webapp.admin.nav import is_current, nav_items
 from webapp.admin.settings import bp as settings_bp
 from webapp.admin.settings import settings_overview

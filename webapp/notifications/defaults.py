@@ -244,12 +244,16 @@ def install_default_rules(account: Account) -> list[Rule]:
 
 
 def seed_default_rules(account: Account) -> None:
-    """Install the default templates and rules of an account (idempotent). Commits.
+    """Install the default templates, rules and quick replies of an account (idempotent).
+    Commits.
 
     The `statuslink demo` seed step and `statuslink account create` use it, so every account
-    starts with working shipping confirmations in all supported languages.
+    starts with working shipping confirmations in all supported languages, and with the
+    quick replies the order page offers (their messages follow the customer's language).
     """
     from webapp.message_templates.services import install_default_templates
+    from webapp.notifications.manual import install_default_quick_replies
 
     install_default_templates(account)
     install_default_rules(account)
+    install_default_quick_replies(account.id)

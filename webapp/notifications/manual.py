@@ -300,6 +300,7 @@ QUICK_REPLY_PURPOSES: dict[str, tuple[str, ...]] = {
     "email": tuple(p for p in EMAIL_PURPOSES if p not in ("manual", "review_request")),
     "sms": SMS_PURPOSES,
 }
+# Spelled out again in the validation messages (translatable strings cannot be formatted).
 MAX_QUICK_REPLY_TITLE = 200
 MAX_QUICK_REPLY_POSITION = 9999
 
@@ -358,7 +359,7 @@ def _next_position(account_id: int) -> int:
     last = db.session.execute(
         select(func.max(QuickReply.position)).where(QuickReply.account_id == account_id)
     ).scalar_one()
-    return min((last or 0) + 10, MAX_QUICK_REPLY_POSITION) if last is not None else 0
+    return 0 if last is None else min(last + 10, MAX_QUICK_REPLY_POSITION)
 
 
 def _quick_reply_values(
@@ -376,31 +377,33 @@ def _quick_reply_values(
     """The checked column values of a quick reply; raises ValidationError(field, message)."""
     title = (title or "").strip()
     if not title or len(title) > MAX_QUICK_REPLY_TITLE:
-        raise ValidationError("title", f"must be 1 to {MAX_QUICK_REPLY_TITLE} characters")
+        raise ValidationError("title", N_("must be 1 to 200 characters"))
     if "\r" in title or "\n" in title:
-        raise ValidationError("title", "must not contain line breaks")
+        raise ValidationError("title", N_("must not contain line breaks"))
     if channel not in QUICK_REPLY_CHANNELS:
-        raise ValidationError("channel", "must be e-mail or SMS")
+        raise ValidationError("channel", N_("must be e-mail or SMS"))
     purpose = purpose or None
     if purpose is not None:
         if purpose not in QUICK_REPLY_PURPOSES[channel]:
-            raise ValidationError("purpose", "is no standard text for this channel")
+            raise ValidationError("purpose", N_("is no standard text for this channel"))
         if not _has_template(account_id, purpose, channel):
-            raise ValidationError("purpose", "the account has no template for it on this channel")
+            raise ValidationError(
+                "purpose", N_("the account has no template for it on this channel")
+            )
     text = _clean_text(body, "body", MAX_TEXT)
     if not purpose and not text:
-        raise ValidationError("body", "enter a text or choose a template")
+        raise ValidationError("body", N_("enter a text or choose a template"))
     kinds = list(dict.fromkeys(document_kinds or []))
     if any(k not in DOCUMENT_KINDS for k in kinds):
-        raise ValidationError("document_kinds", "unknown document kind")
+        raise ValidationError("document_kinds", N_("unknown document kind"))
     if kinds and channel == "sms":
-        raise ValidationError("document_kinds", "an SMS cannot carry documents")
+        raise ValidationError("document_kinds", N_("an SMS cannot carry documents"))
     # An SMS has no subject; one typed while the e-mail channel was chosen is dropped.
     clean_subject = _clean_subject(subject) if channel == "email" else ""
     if position is None:
         position = _next_position(account_id)
     elif not 0 <= position <= MAX_QUICK_REPLY_POSITION:
-        raise ValidationError("position", f"must be between 0 and {MAX_QUICK_REPLY_POSITION}")
+        raise ValidationError("position", N_("must be between 0 and 9999"))
     return {
         "title": title,
         "channel": channel,
