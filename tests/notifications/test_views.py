@@ -12,7 +12,7 @@ from tests.support.html import csrf_token
 from tests.support.outbox import attach_pdf, event, messages, place_order
 from webapp.accounts import services as accounts
 from webapp.extensions import db
-from webapp.notifications.manual import list_quick_replies
+from webapp.notifications.manual import install_default_quick_replies
 from webapp.notifications.models import Message, MessageAttempt, Rule
 from webapp.notifications.rules import list_rules, update_rule
 
@@ -45,7 +45,7 @@ def foreign(other_tenant) -> dict[str, int]:
     place_order(other_tenant, "G-1")
     event(other_tenant, "G-1", "shipped")
     message = messages(other_tenant)[0]
-    reply = list_quick_replies(other_tenant.account.id)[0]
+    reply = install_default_quick_replies(other_tenant.account.id)[0]
     return {"message": message.id, "rule": rules[0].id, "reply": reply.id}
 
 
@@ -409,6 +409,8 @@ def test_create_rule_with_every_option(client, auth, engine_ready):
         "channel": "email",
         "template": "purpose:goods_received",
         "mode": "review",
+        "review_fulfillments": ["FBM"],
+        "once_per_order": "y",
         "shop_ids": [str(engine_ready.webshop.id)],
         "marketplaces": "amazon.de, Amazon.FR",
         "fulfillments": ["FBM", "own"],
@@ -448,6 +450,9 @@ def test_create_rule_with_every_option(client, auth, engine_ready):
     assert rule.document_kinds == ["invoice"] and rule.attach_account_files is False
     assert rule.bcc == ["archive@acme.example", "boss@acme.example"]
     assert rule.copy_to_merchant and rule.position == 5
+    assert rule.review_fulfillments == ["FBM"] and rule.once_per_order is True
+    assert rule.review_mail_default is False  # unchecked
+    assert rule.enabled is True
 
     # The edit form shows it again in plain units.
     html = client.get(f"/rules/{rule.id}").get_data(as_text=True)
@@ -459,7 +464,7 @@ def test_create_rule_with_every_option(client, auth, engine_ready):
     ("changes", "error"),
     [
         ({"name": ""}, "Enter a name."),
-        ({"delay_value": "31", "delay_unit": "days"}, "must be a whole number of minutes"),
+        ({"delay_value": "31", "delay_unit": "days"}, "Wait at most 30 days."),
         ({"delay_value": "-1"}, "Enter 0 or more."),
         ({"coalesce_minutes": "5000"}, "Enter 0 to 1440 minutes."),
         ({"repeat": "y", "repeat_value": ""}, "Enter how often the message repeats."),
@@ -530,6 +535,7 @@ def test_rules_page_in_german(client, auth, engine_ready):
 
 def test_manual_send_form_prefills_item_titles(client, auth, engine_ready):
     place_order(engine_ready, "M-1")
+    install_default_quick_replies(engine_ready.account.id)
     auth.login()
     html = client.get("/orders/M-1/send").get_data(as_text=True)
     assert "Wanderschuh Alpin" in html
@@ -587,6 +593,7 @@ def test_manual_send_for_unknown_order_is_404(client, auth, tenant):
 def test_quick_reply_invoice_in_two_clicks(client, auth, engine_ready):
     place_order(engine_ready, "Q-1")
     attach_pdf(engine_ready, "Q-1", "invoice", "RE-77")
+    install_default_quick_replies(engine_ready.account.id)
     auth.login()
     page = client.get("/orders/Q-1/quick-replies", headers={"HX-Request": "true"})
     html = page.get_data(as_text=True)
@@ -601,7 +608,7 @@ def test_quick_reply_invoice_in_two_clicks(client, auth, engine_ready):
 
 def test_quick_reply_without_invoice_explains(client, auth, engine_ready):
     place_order(engine_ready, "Q-2")
-    reply = list_quick_replies(engine_ready.account.id)[0]
+    reply = install_default_quick_replies(engine_ready.account.id)[0]
     auth.login()
     response = client.post(f"/orders/Q-2/quick-reply/{reply.id}", headers=_hx(client))
     assert response.status_code == 200

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -19,8 +22,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from webapp.accounts.services import ValidationError as EngineValidationError
+from webapp.accounts.services import normalise_email
 from webapp.i18n import N_
 from webapp.notifications.manual import MAX_SUBJECT, MAX_TEXT
+from webapp.notifications.models import MAX_DELAY_MINUTES
 
 EVENT_LABELS = {
     "invoiced": N_("Invoice created"),
@@ -42,6 +48,7 @@ STATE_LABELS = {
     "failed": N_("Failed"),
     "cancelled": N_("Discarded"),
     "suppressed": N_("Not sent"),
+    "unknown": N_("Outcome unclear"),
 }
 CHANNEL_LABELS = {"email": N_("E-mail"), "sms": N_("SMS")}
 FULFILLMENT_LABELS = {
@@ -61,6 +68,10 @@ DOCUMENT_LABELS = {
     "other": N_("Other document"),
 }
 UNITS = {"minutes": 1, "hours": 60, "days": 24 * 60}
+# Marketplaces as the shops name them (amazon.de, ebay.fr); compared in lower case.
+MARKETPLACE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MAX_BCC = 10
+MAX_POSITION = 100_000
 
 
 def _c(*pairs: tuple[str, Any]) -> list[SelectChoice]:
@@ -134,8 +145,25 @@ class ManualSendForm(FlaskForm):
             raise ValidationError(_l("Enter the message text or choose a template."))
 
 
+@dataclass(frozen=True)
+class TemplateOption:
+    """What one "text to send" choice of a rule means: its purpose and the channels it has."""
+
+    purpose: str
+    channels: frozenset[str]
+    template_id: int | None = None
+
+
+def _add_error(field: Any, message: Any) -> None:
+    field.errors = [*field.errors, message]
+
+
 class RuleForm(FlaskForm):
-    """Every option of a rule, in plain language."""
+    """Every option of a rule, in plain language.
+
+    The view fills the choices that depend on the account, and `template_options`, which
+    says what each "text to send" choice stands for (its purpose and channels).
+    """
 
     name = StringField(
         _l("Name"), validators=[DataRequired(message=_l("Enter a name.")), Length(max=200)]
@@ -144,23 +172,15 @@ class RuleForm(FlaskForm):
     event_type = SelectField(_l("When this happens to an order"), choices=[])
     channel = RadioField(_l("Send as"), choices=[], default="email")
     template = SelectField(_l("Text to send"), choices=[])
-    mode = RadioField(
-        _l("Sending"),
-        choices=_c(
-            ("automatic", _l("Automatically")),
-            ("review", _l("Into the review queue first (edit and approve by hand)")),
-        ),
-        default="automatic",
-    )
+    # Which orders.
     shop_ids = MultiCheckboxField(_l("Only for these shops"), coerce=int, choices=[])
     marketplaces = StringField(
         _l("Only for these marketplaces"),
         validators=[Optional(), Length(max=500)],
-        render_kw={"placeholder": "amazon.de, amazon.fr"},
+        render_kw={"placeholder": "amazon.de, amazon.fr", "autocomplete": "off"},
     )
     fulfillments = MultiCheckboxField(_l("Only for this fulfilment"), choices=[])
     payment_methods = MultiCheckboxField(_l("Only for this payment method"), choices=[])
-    complete_delivery_only = BooleanField(_l("Only when everything has been delivered"))
     pickup = SelectField(
         _l("Pickup orders"),
         choices=_c(
@@ -170,15 +190,35 @@ class RuleForm(FlaskForm):
         ),
         default="any",
     )
+    complete_delivery_only = BooleanField(_l("Only when everything has been delivered"))
+    # Recipient.
+    to_contact_person = BooleanField(_l("Send to the contact person when one is set"))
     essential = BooleanField(
         _l("Essential message (also for customers who opted out of optional messages)"),
         default=True,
     )
-    to_contact_person = BooleanField(_l("Send to the contact person when one is set"))
+    review_mail_default = BooleanField(
+        _l("Review requests: send to orders without a choice of their own"), default=True
+    )
+    # Review and duplicates.
+    mode = RadioField(
+        _l("Sending"),
+        choices=_c(
+            ("automatic", _l("Automatically")),
+            ("review", _l("Into the review queue first (edit and approve by hand)")),
+        ),
+        default="automatic",
+    )
+    review_fulfillments = MultiCheckboxField(
+        _l("Into the review queue anyway for this fulfilment"), choices=[]
+    )
+    once_per_order = BooleanField(_l("At most one such message per order"))
+    # Timing.
     delay_value = IntegerField(
         _l("Wait before sending"),
         default=0,
-        validators=[Optional(), NumberRange(min=0, max=43200, message=_l("Enter 0 or more."))],
+        validators=[Optional(), NumberRange(min=0, message=_l("Enter 0 or more."))],
+        render_kw={"inputmode": "numeric", "min": 0},
     )
     delay_unit = SelectField(
         _l("Unit"),
@@ -194,11 +234,14 @@ class RuleForm(FlaskForm):
             Optional(),
             NumberRange(min=0, max=1440, message=_l("Enter 0 to 1440 minutes.")),
         ],
+        render_kw={"inputmode": "numeric", "min": 0, "max": 1440},
     )
+    # Reminders.
     repeat = BooleanField(_l("Repeat (reminder)"))
     repeat_value = IntegerField(
         _l("Repeat every"),
-        validators=[Optional(), NumberRange(min=1, max=43200, message=_l("Enter 1 or more."))],
+        validators=[Optional(), NumberRange(min=1, message=_l("Enter 1 or more."))],
+        render_kw={"inputmode": "numeric", "min": 1},
     )
     repeat_unit = SelectField(
         _l("Unit"),
@@ -209,8 +252,10 @@ class RuleForm(FlaskForm):
         _l("Send at most (messages in total)"),
         default=1,
         validators=[Optional(), NumberRange(min=1, max=50, message=_l("Enter 1 to 50."))],
+        render_kw={"inputmode": "numeric", "min": 1, "max": 50},
     )
     stop_events = MultiCheckboxField(_l("Stop when one of these happens"), choices=[])
+    # Attachments and copies.
     document_kinds = MultiCheckboxField(_l("Attach the order's documents"), choices=[])
     attach_account_files = BooleanField(
         _l("Attach matching files of the attachment library (terms, withdrawal form)"),
@@ -219,39 +264,107 @@ class RuleForm(FlaskForm):
     bcc = StringField(
         _l("BCC addresses"),
         validators=[Optional(), Length(max=1000)],
-        render_kw={"placeholder": "archive@example.com, office@example.com"},
+        render_kw={
+            "placeholder": "archive@example.com, office@example.com",
+            "autocomplete": "off",
+            "inputmode": "email",
+        },
     )
     copy_to_merchant = BooleanField(_l("Send a copy to the merchant"))
     position = IntegerField(
         _l("Order of evaluation"),
         default=0,
-        validators=[Optional(), NumberRange(min=0, max=100000)],
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=MAX_POSITION, message=_l("Enter 0 to 100000.")),
+        ],
+        render_kw={"inputmode": "numeric", "min": 0, "max": MAX_POSITION},
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.template_options: dict[str, TemplateOption] = {}
+
+    def validate_marketplaces(self, field: Any) -> None:
+        for value in _split(field.data):
+            if not MARKETPLACE_RE.match(value.lower()):
+                raise ValidationError(
+                    gettext(
+                        "“%(value)s” is not a marketplace name; write it like amazon.de.",
+                        value=value[:40],
+                    )
+                )
+
+    def validate_bcc(self, field: Any) -> None:
+        addresses = _split(field.data)
+        if len(addresses) > MAX_BCC:
+            raise ValidationError(gettext("Enter at most %(num)d addresses.", num=MAX_BCC))
+        for address in addresses:
+            try:
+                normalise_email(address, "bcc")
+            except EngineValidationError as exc:
+                raise ValidationError(
+                    gettext("“%(address)s” is not a valid e-mail address.", address=address[:80])
+                ) from exc
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
-        # Not an inline validator: Optional() ends the field's chain when it is empty.
-        if self.repeat.data and not self.repeat_value.data and not self.repeat_value.errors:
-            self.repeat_value.errors = [_l("Enter how often the message repeats.")]
+        # Checks across fields; not inline validators, as Optional() ends a field's chain
+        # when it is empty.
+        if not self.delay_value.errors and _minutes(self.delay_value, self.delay_unit) > (
+            MAX_DELAY_MINUTES
+        ):
+            _add_error(self.delay_value, _l("Wait at most 30 days."))
+            valid = False
+        if self.repeat.data and not self.repeat_value.errors:
+            if not self.repeat_value.data:
+                _add_error(self.repeat_value, _l("Enter how often the message repeats."))
+                valid = False
+            elif _minutes(self.repeat_value, self.repeat_unit) > MAX_DELAY_MINUTES:
+                _add_error(self.repeat_value, _l("Repeat at most every 30 days."))
+                valid = False
+        option = self.template_options.get(self.template.data or "")
+        channel = self.channel.data or ""
+        if (
+            option is not None
+            and not self.template.errors
+            and not self.channel.errors
+            and channel not in option.channels
+        ):
+            channel_name = gettext(CHANNEL_LABELS.get(channel, channel))
+            if option.template_id is not None:
+                message = gettext(
+                    "This template is not for %(channel)s. Choose a %(channel)s text.",
+                    channel=channel_name,
+                )
+            else:
+                message = gettext(
+                    "There is no %(channel)s text for this yet. Choose another text or add "
+                    "one under Templates.",
+                    channel=channel_name,
+                )
+            _add_error(self.template, message)
             valid = False
         return valid
 
     def rule_fields(self) -> dict[str, Any]:
         """The form's values as fields of the engine's Rule."""
-        kind, _, value = (self.template.data or "").partition(":")
-        delay = (self.delay_value.data or 0) * UNITS.get(self.delay_unit.data or "", 1)
+        option = self.template_options.get(self.template.data or "")
         repeat_interval = None
         if self.repeat.data and self.repeat_value.data:
-            repeat_interval = self.repeat_value.data * UNITS.get(self.repeat_unit.data or "", 1)
+            repeat_interval = _minutes(self.repeat_value, self.repeat_unit)
         return {
             "name": (self.name.data or "").strip(),
             "enabled": bool(self.enabled.data),
             "event_type": self.event_type.data,
             "channel": self.channel.data,
-            "template_id": int(value) if kind == "template" and value.isdigit() else None,
-            "purpose": value if kind == "purpose" else None,
+            "template_id": option.template_id if option else None,
+            "purpose": option.purpose if option else None,
             "mode": self.mode.data,
+            "review_fulfillments": list(self.review_fulfillments.data or []),
+            "once_per_order": bool(self.once_per_order.data),
             "essential": bool(self.essential.data),
+            "review_mail_default": bool(self.review_mail_default.data),
             "shop_ids": list(self.shop_ids.data or []),
             "marketplaces": _split(self.marketplaces.data),
             "fulfillments": list(self.fulfillments.data or []),
@@ -259,7 +372,7 @@ class RuleForm(FlaskForm):
             "complete_delivery_only": bool(self.complete_delivery_only.data),
             "pickup": {"yes": True, "no": False}.get(self.pickup.data or "any"),
             "to_contact_person": bool(self.to_contact_person.data),
-            "delay_minutes": delay,
+            "delay_minutes": _minutes(self.delay_value, self.delay_unit),
             "respect_quiet_hours": bool(self.respect_quiet_hours.data),
             "business_days_only": bool(self.business_days_only.data),
             "coalesce_minutes": self.coalesce_minutes.data or 0,
@@ -279,14 +392,15 @@ class RuleForm(FlaskForm):
             "name", "enabled", "event_type", "channel", "mode", "essential",
             "complete_delivery_only", "to_contact_person", "respect_quiet_hours",
             "business_days_only", "coalesce_minutes", "repeat_max_count",
-            "attach_account_files", "copy_to_merchant", "position",
+            "attach_account_files", "copy_to_merchant", "position", "once_per_order",
+            "review_mail_default",
         ):  # fmt: skip
             getattr(self, name).data = getattr(rule, name)
-        self.shop_ids.data = list(rule.shop_ids or [])
-        self.fulfillments.data = list(rule.fulfillments or [])
-        self.payment_methods.data = list(rule.payment_methods or [])
-        self.stop_events.data = list(rule.stop_events or [])
-        self.document_kinds.data = list(rule.document_kinds or [])
+        for name in (
+            "shop_ids", "fulfillments", "payment_methods", "stop_events", "document_kinds",
+            "review_fulfillments",
+        ):  # fmt: skip
+            getattr(self, name).data = list(getattr(rule, name) or [])
         self.marketplaces.data = ", ".join(rule.marketplaces or [])
         self.bcc.data = ", ".join(rule.bcc or [])
         self.pickup.data = {True: "yes", False: "no"}.get(rule.pickup, "any")
@@ -299,6 +413,10 @@ class RuleForm(FlaskForm):
             self.repeat_value.data, self.repeat_unit.data = split_minutes(
                 rule.repeat_interval_minutes
             )
+
+
+def _minutes(value: Any, unit: Any) -> int:
+    return int(value.data or 0) * UNITS.get(unit.data or "", 1)
 
 
 def split_minutes(minutes: int) -> tuple[int, str]:

@@ -50,6 +50,8 @@ class DashboardStats:
     scheduled: int
     days: list[DayFigures]
     failing_senders: list[FailingSender] = field(default_factory=list)
+    # SMS whose provider outcome is still unclear (settled by reconciliation).
+    unknown: int = 0
 
     @property
     def peak(self) -> int:
@@ -148,6 +150,7 @@ def dashboard_stats(account_id: int, *, at: datetime | None = None) -> Dashboard
         scheduled=count_state("scheduled", "sending"),
         days=days,
         failing_senders=failing_senders(account_id, at=current),
+        unknown=count_state("unknown"),
     )
 
 

@@ -17,11 +17,12 @@ from flask import (
 )
 from flask_babel import gettext, ngettext
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from webapp.accounts.auth import role_required
 from webapp.accounts.services import ValidationError, list_shops
 from webapp.admin.nav import NavItem, add_nav_item
-from webapp.extensions import htmx
+from webapp.extensions import db, htmx
 from webapp.htmx import render_page_or_fragment, wants_fragment
 from webapp.i18n import N_
 from webapp.notifications import manual, queries_admin, review
@@ -36,6 +37,7 @@ from webapp.notifications.forms import (
     ResendForm,
     ReviewForm,
     RuleForm,
+    TemplateOption,
 )
 from webapp.notifications.models import MESSAGE_STATES, RULE_CHANNELS
 from webapp.notifications.rules import create_rule, list_rules, update_rule
@@ -60,6 +62,8 @@ STATE_TONES = {
     "failed": "error",
     "cancelled": "neutral",
     "suppressed": "neutral",
+    # The SMS provider has not confirmed either way yet; reconciliation settles it.
+    "unknown": "warning",
 }
 
 # Readable versions of the engine's (English) validation messages, by field.
@@ -339,19 +343,34 @@ def rules_page():
     )
 
 
-def _template_choices(account_id: int) -> list[tuple[str, str]]:
+def _template_options(account_id: int) -> tuple[list[SelectChoice], dict[str, TemplateOption]]:
+    """The "text to send" choices: standard texts by purpose, then the account's templates."""
     from webapp.message_templates.defaults import EMAIL_PURPOSES, SMS_PURPOSES
     from webapp.message_templates.services import list_templates
 
-    purposes = list(dict.fromkeys([*EMAIL_PURPOSES, *SMS_PURPOSES]))
-    choices = [
-        (f"purpose:{p}", gettext("Standard text: %(name)s", name=_purpose_label(p)))
-        for p in purposes
-    ]
-    for template in list_templates(account_id):
+    templates = list_templates(account_id)
+    own = [t.purpose for t in templates]
+    purposes = list(dict.fromkeys([*EMAIL_PURPOSES, *SMS_PURPOSES, *own]))
+    options: dict[str, TemplateOption] = {}
+    choices: list[SelectChoice] = []
+    standard = gettext("Standard text for the purpose")
+    for purpose in purposes:
+        channels = frozenset(t.channel for t in templates if t.purpose == purpose)
+        value = f"purpose:{purpose}"
+        options[value] = TemplateOption(purpose, channels)
+        names = ", ".join(gettext(CHANNEL_LABELS[c]) for c in RULE_CHANNELS if c in channels)
+        names = names or gettext("no text yet")
+        label = f"{_purpose_label(purpose)} ({names})"
+        choices.append(SelectChoice(value, label, optgroup=standard))
+    pinned = gettext("Always this template")
+    for template in templates:
+        value = f"template:{template.id}"
+        channels = frozenset([template.channel])
+        options[value] = TemplateOption(template.purpose, channels, template.id)
         channel = gettext(CHANNEL_LABELS.get(template.channel, template.channel))
-        choices.append((f"template:{template.id}", f"{template.name} ({channel})"))
-    return choices
+        label = template.name if f"({channel})" in template.name else f"{template.name} ({channel})"
+        choices.append(SelectChoice(value, label, optgroup=pinned))
+    return choices, options
 
 
 def _purpose_label(purpose: str) -> str:
@@ -365,50 +384,63 @@ def _purpose_label(purpose: str) -> str:
     }.get(purpose, purpose.replace("_", " "))
 
 
+def _choices(values: Any, labels: dict[str, str]) -> list[SelectChoice]:
+    return [SelectChoice(value, gettext(labels[value])) for value in values]
+
+
 def _rule_form(account_id: int, **kwargs: Any) -> RuleForm:
     form = RuleForm(**kwargs)
-    form.event_type.choices = [(e, gettext(EVENT_LABELS[e])) for e in EVENT_TYPES]
-    form.channel.choices = [(c, gettext(CHANNEL_LABELS[c])) for c in RULE_CHANNELS]
-    form.template.choices = _template_choices(account_id)
-    form.shop_ids.choices = [(s.id, s.name) for s in list_shops(account_id)]
-    form.fulfillments.choices = [(f, gettext(FULFILLMENT_LABELS[f])) for f in FULFILLMENTS]
-    form.payment_methods.choices = [(p, gettext(PAYMENT_LABELS[p])) for p in PAYMENT_METHODS]
-    form.stop_events.choices = [(e, gettext(EVENT_LABELS[e])) for e in EVENT_TYPES]
-    form.document_kinds.choices = [(d, gettext(DOCUMENT_LABELS[d])) for d in DOCUMENT_KINDS]
+    form.event_type.choices = _choices(EVENT_TYPES, EVENT_LABELS)
+    form.channel.choices = _choices(RULE_CHANNELS, CHANNEL_LABELS)
+    form.template.choices, form.template_options = _template_options(account_id)
+    form.shop_ids.choices = [SelectChoice(s.id, s.name) for s in list_shops(account_id)]
+    form.fulfillments.choices = _choices(FULFILLMENTS, FULFILLMENT_LABELS)
+    form.review_fulfillments.choices = _choices(FULFILLMENTS, FULFILLMENT_LABELS)
+    form.payment_methods.choices = _choices(PAYMENT_METHODS, PAYMENT_LABELS)
+    form.stop_events.choices = _choices(EVENT_TYPES, EVENT_LABELS)
+    form.document_kinds.choices = _choices(DOCUMENT_KINDS, DOCUMENT_LABELS)
     return form
 
 
-def _rule_fields(account_id: int, form: RuleForm) -> dict[str, Any]:
-    fields = form.rule_fields()
-    if fields["template_id"] is not None:
-        from webapp.message_templates.services import list_templates
+# Engine field names that the form shows under another name.
+_RULE_FORM_FIELDS = {
+    "delay_minutes": "delay_value",
+    "repeat_interval_minutes": "repeat_value",
+    "purpose": "template",
+    "template_id": "template",
+}
 
-        template = next(
-            (t for t in list_templates(account_id) if t.id == fields["template_id"]), None
-        )
-        if template is None or template.channel != fields["channel"]:
-            raise ValidationError("template", gettext("Choose a template for this channel."))
-        fields["purpose"] = template.purpose
-    return fields
+
+def _render_rule_form(account_id: int, form: RuleForm, rule_id: int | None, status: int):
+    account = current_user.account
+    shops = list_shops(account_id)
+    return make_response(
+        render_template(
+            "notifications/rule_form.html",
+            form=form,
+            rule_id=rule_id,
+            known_marketplaces=sorted({s.marketplace.lower() for s in shops if s.marketplace}),
+            merchant_email=account.merchant_email,
+        ),
+        status,
+    )
 
 
 def _save_rule(account_id: int, form: RuleForm, rule_id: int | None):
+    if request.method == "GET":
+        return _render_rule_form(account_id, form, rule_id, 200)
     if form.validate():
         try:
-            fields = _rule_fields(account_id, form)
+            fields = form.rule_fields()
             if rule_id is None:
-                from webapp.accounts.models import Account
-                from webapp.extensions import db
-
-                account = db.session.get(Account, account_id)
-                if account is None:
-                    abort(404)
-                rule = create_rule(account, actor=_actor(), **fields)
+                rule = create_rule(current_user.account, actor=_actor(), **fields)
             else:
                 rule = update_rule(account_id, rule_id, actor=_actor(), **fields)
         except ValidationError as exc:
-            name = {"delay_minutes": "delay_value", "repeat_interval_minutes": "repeat_value"}
-            target = getattr(form, name.get(exc.field, exc.field), None)
+            # The form checks everything the engine does; this catches a race (a shop deleted
+            # meanwhile) and keeps the error next to its field.
+            db.session.rollback()
+            target = getattr(form, _RULE_FORM_FIELDS.get(exc.field, exc.field), None)
             if target is None or not hasattr(target, "errors"):
                 form.form_errors.append(exc.message)
             else:
@@ -420,10 +452,7 @@ def _save_rule(account_id: int, form: RuleForm, rule_id: int | None):
                 response = make_response("", 204)
                 response.headers["HX-Redirect"] = url_for("notifications.list_rules")
             return response
-    return make_response(
-        render_template("notifications/rule_form.html", form=form, rule_id=rule_id),
-        _error_status() if request.method == "POST" else 200,
-    )
+    return _render_rule_form(account_id, form, rule_id, _error_status())
 
 
 @bp.route("/rules/new", methods=["GET", "POST"])

@@ -59,6 +59,7 @@ MESSAGE_TONES = {
     "failed": "error",
     "cancelled": "neutral",
     "suppressed": "neutral",
+    "unknown": "warning",
 }
 
 
