@@ -104,6 +104,9 @@ def test_shop_with_smtp_sender_test_connection_and_test_mail(
     page.set_viewport_size({"width": 375, "height": 800})
     page.locator(".settings-nav").get_by_role("link", name="Sender accounts").click()
     page.get_by_role("link", name="Outlet SMTP").click()
+    expect(page).to_have_url(re.compile(r"/settings/senders/\d+$"))
+    # Measure once the page and its stylesheets have loaded, not the half-built page.
+    page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     page.get_by_role("button", name="Test connection").focus()
     page.keyboard.press("Enter")
