@@ -102,6 +102,30 @@ def test_web_shop_mail_carries_the_status_link_and_both_parts(engine_ready, smtp
     assert mail.message["To"].addresses[0].addr_spec == "kunde@example.org"
 
 
+def test_status_file_is_attached_when_the_rule_asks_except_for_amazon(
+    engine_ready, smtp_server, clock
+):
+    tenant = engine_ready
+    update_rule(tenant.account.id, _rule(tenant, "shipped").id, attach_status_file=True)
+    place_order(tenant, "W-20", items=[{"title": "Wanderkarte Harz", "quantity": 1}])
+    place_order(tenant, "302-7654321-7654321", shop="amz-de", fulfillment="FBA")
+    event(tenant, "W-20")
+    event(tenant, "302-7654321-7654321")
+    assert deliver_due_messages().sent == 2
+
+    by_order = {("W-20" in str(m.message["Subject"])): m for m in smtp_server.wait_for(2)}
+    web, amazon = by_order[True], by_order[False]
+    files = web.attachments()
+    assert list(files) == ["order-W-20-status.html"]
+    html = files["order-W-20-status.html"].decode("utf-8")
+    assert "W-20" in html and "Wanderkarte Harz" in html
+    assert "<style" in html and "<script" not in html
+    # Self-contained: nothing is loaded from anywhere.
+    assert not re.search(r"""(src|href)=["']?https?://[^"']*\.(css|js|png|svg|woff2?)""", html)
+    assert "<link" not in html
+    assert amazon.attachments() == {}
+
+
 def test_delayed_message_waits_for_its_time(engine_ready, smtp_server, clock):
     update_rule(
         engine_ready.account.id, _rule(engine_ready, "shipped").id, delay_minutes=3 * 24 * 60

@@ -261,6 +261,10 @@ class RuleForm(FlaskForm):
         _l("Attach matching files of the attachment library (terms, withdrawal form)"),
         default=True,
     )
+    attach_status_file = BooleanField(
+        _l("Attach the order's status page as a file (customer status file)"),
+        default=False,
+    )
     bcc = StringField(
         _l("BCC addresses"),
         validators=[Optional(), Length(max=1000)],
@@ -381,6 +385,7 @@ class RuleForm(FlaskForm):
             "stop_events": list(self.stop_events.data or []),
             "document_kinds": list(self.document_kinds.data or []),
             "attach_account_files": bool(self.attach_account_files.data),
+            "attach_status_file": bool(self.attach_status_file.data),
             "bcc": _split(self.bcc.data),
             "copy_to_merchant": bool(self.copy_to_merchant.data),
             "position": self.position.data or 0,
@@ -392,8 +397,8 @@ class RuleForm(FlaskForm):
             "name", "enabled", "event_type", "channel", "mode", "essential",
             "complete_delivery_only", "to_contact_person", "respect_quiet_hours",
             "business_days_only", "coalesce_minutes", "repeat_max_count",
-            "attach_account_files", "copy_to_merchant", "position", "once_per_order",
-            "review_mail_default",
+            "attach_account_files", "attach_status_file", "copy_to_merchant", "position",
+            "once_per_order", "review_mail_default",
         ):  # fmt: skip
             getattr(self, name).data = getattr(rule, name)
         for name in (

@@ -90,6 +90,8 @@ class Rule(TenantOwned, db.Model):
     # Extras.
     document_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
     attach_account_files: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The order's status page as one self-contained HTML file ("customer status file").
+    attach_status_file: Mapped[bool] = mapped_column(Boolean, default=False)
     bcc: Mapped[list[str]] = mapped_column(JSON, default=list)
     copy_to_merchant: Mapped[bool] = mapped_column(Boolean, default=False)
     # Workflow options.

@@ -80,6 +80,13 @@ def choose_attachments(message: Message, orders: list[Order]) -> list[dict[str, 
             if shop.is_amazon and shop.invoices_uploaded_to_amazon and document.kind == "invoice":
                 continue
             chosen.append({"type": "document", "id": document.id})
+    if rule.attach_status_file and message.channel == "email":
+        # Amazon forbids anything but its own documents in buyer messages.
+        chosen.extend(
+            {"type": "status_file", "order_id": order.id}
+            for order in orders
+            if not order.shop.is_amazon
+        )
     if rule.attach_account_files:
         first = orders[0]
         marketplace = (first.shop.marketplace or "").lower()
@@ -116,6 +123,9 @@ def load_attachments(message: Message) -> list[tuple[str, str, bytes]]:
     out: list[tuple[str, str, bytes]] = []
     root = storage_root().resolve()
     for ref in message.attachments or []:
+        if ref.get("type") == "status_file":
+            out.append(_status_file(message, int(ref["order_id"])))
+            continue
         if ref.get("type") == "document":
             try:
                 document, stream = open_document(message.account_id, int(ref["id"]))
@@ -134,3 +144,17 @@ def load_attachments(message: Message) -> list[tuple[str, str, bytes]]:
             raise FileNotFoundError(item.storage_key)
         out.append((item.filename, item.content_type, path.read_bytes()))
     return out
+
+
+def _status_file(message: Message, order_id: int) -> tuple[str, str, bytes]:
+    """The order's status page as a self-contained HTML attachment, rendered now."""
+    from webapp.status.services import render_status_file
+
+    order = db.session.execute(
+        scoped(Order, message.account_id).where(Order.id == order_id)
+    ).scalar_one_or_none()
+    if order is None:
+        raise FileNotFoundError(f"status file of order {order_id}")
+    html = render_status_file(message.account_id, order.id, message.language or "en")
+    safe_number = "".join(c if c.isalnum() or c in "-_" else "-" for c in order.number)
+    return f"order-{safe_number}-status.html", "text/html", html.encode("utf-8")
