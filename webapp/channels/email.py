@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import secrets
 import smtplib
+import ssl
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from email.charset import QP, Charset
+from email.generator import BytesGenerator
+from email.message import Message
 from email.mime.text import MIMEText
+from email.policy import SMTP, Compat32
+from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app, has_app_context
 from flask_mail import Connection, Mail
 from flask_mail import Message as MailMessage
 
 from webapp.accounts.models import SenderAccount
 from webapp.crypto import SecretUnreadable, decrypt_secret
 from webapp.i18n import N_
-from webapp.netpolicy import TargetRefused, check_target
+from webapp.netpolicy import TargetRefused, check_target, private_targets_allowed
 
 NOT_SMTP_SERVER = N_("not an SMTP server")
 
@@ -128,6 +138,52 @@ def build_mail_message(email: OutgoingEmail) -> MailMessage:
     return message
 
 
+class _WirePolicy(Compat32):
+    """Writes a Flask-Mail message as email.policy.SMTP does, at a fraction of the cost.
+
+    Flask-Mail serialises with policy.SMTP, which parses every header through the header
+    registry each time the generator reads one (content type, boundary, encoding). Reading
+    with compat32 and folding as policy.SMTP does gives the same bytes: header values Flask-
+    Mail built are already RFC 2047 encoded and folded, and written line by line as they are
+    unless a line is too long, which policy.SMTP itself then refolds.
+    """
+
+    def _fold(self, name: str, value: Any, sanitize: bool) -> str:
+        if not isinstance(value, str):  # an email.header.Header: compat32 folds it
+            return super()._fold(name, value, sanitize)  # type: ignore[misc]
+        if value.isascii():
+            limit = self.max_line_length or 78
+            lines = value.splitlines()
+            if not (lines and len(lines[0]) + len(name) + 2 > limit) and all(
+                len(line) <= limit for line in lines[1:]
+            ):
+                return f"{name}: {self.linesep.join(lines)}{self.linesep}"
+        return SMTP.fold_binary(name, value).decode("ascii", "surrogateescape")
+
+
+_WIRE_POLICY = _WirePolicy(linesep="\r\n")
+
+
+def _set_boundaries(part: Message) -> None:
+    # A random boundary starting with "=_" cannot occur in quoted-printable or base64 text
+    # (the only encodings used here), so the generator's search for a free boundary (a regex
+    # compiled per part) is not needed.
+    if part.is_multipart():
+        part.set_boundary(f"=_sl_{secrets.token_hex(16)}")
+        for child in part.get_payload():
+            if isinstance(child, Message):
+                _set_boundaries(child)
+
+
+def mail_bytes(message: MailMessage) -> bytes:
+    """The message as sent over SMTP: CRLF line ends, no "From " mangling."""
+    built = message._message()
+    _set_boundaries(built)
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, mangle_from_=False, policy=_WIRE_POLICY).flatten(built)
+    return buffer.getvalue()
+
+
 def mail_config(sender: SenderAccount) -> dict:
     """Flask-Mail settings for one sender account (password decrypted here, never logged)."""
     password = None
@@ -174,8 +230,28 @@ def greeting_failure(exc: smtplib.SMTPConnectError) -> PermanentFailure | Tempor
     return PermanentFailure(NOT_SMTP_SERVER)
 
 
+def tls_context() -> ssl.SSLContext:
+    """The TLS context for SMTP over implicit TLS (port 465) and STARTTLS.
+
+    Verifies the certificate chain and the host name (ssl.create_default_context()). Only
+    when the app allows private network targets (development, tests) and SMTP_TLS_VERIFY is
+    explicitly False, e.g. for a local server with a self-signed certificate, is the
+    certificate left unchecked; the connection is still encrypted.
+    """
+    context = ssl.create_default_context()
+    if (
+        has_app_context()
+        and current_app.config.get("SMTP_TLS_VERIFY", True) is False
+        and private_targets_allowed()
+    ):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 class _TimedConnection(Connection):
-    """Flask-Mail's connection with a socket timeout, and the server's reply kept."""
+    """Flask-Mail's connection with a socket timeout, verified TLS, and the server's reply
+    kept."""
 
     def __init__(self, mail, timeout: float):
         super().__init__(mail)
@@ -184,13 +260,19 @@ class _TimedConnection(Connection):
     def configure_host(self) -> smtplib.SMTP | smtplib.SMTP_SSL:
         host: smtplib.SMTP | smtplib.SMTP_SSL
         if self.mail.use_ssl:
-            host = CheckedSMTP_SSL(self.mail.server, self.mail.port, timeout=self.timeout)
+            host = CheckedSMTP_SSL(
+                self.mail.server, self.mail.port, timeout=self.timeout, context=tls_context()
+            )
         else:
             host = CheckedSMTP(self.mail.server, self.mail.port, timeout=self.timeout)
-        if self.mail.use_tls:
-            host.starttls()
-        if self.mail.username and self.mail.password:
-            host.login(self.mail.username, self.mail.password)
+        try:
+            if self.mail.use_tls:
+                host.starttls(context=tls_context())
+            if self.mail.username and self.mail.password:
+                host.login(self.mail.username, self.mail.password)
+        except BaseException:
+            host.close()
+            raise
         return host
 
 
@@ -205,17 +287,41 @@ def _classify(code: int, text: str) -> Exception:
     return PermanentFailure(f"{code} {text}", code)
 
 
+def _secret_forms(username: str | None, password: str | None) -> list[str]:
+    """The password and the forms in which AUTH sends credentials (base64), longest first."""
+    if not password:
+        return []
+    forms = {password}
+    user = username or ""
+    for raw in (f"\0{user}\0{password}", password, f"{user} {password}"):
+        forms.add(base64.b64encode(raw.encode("utf-8", "replace")).decode("ascii"))
+    return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
+
+
+# A connection that was idle this long is checked with NOOP before the next message.
+IDLE_CHECK_SECONDS = 20.0
+
+
 class SmtpSession:
     """One SMTP connection of one sender account, reused for a batch of messages.
 
     After any error the connection is reset (RSET) or, when that fails, dropped and opened
-    again for the next message.
+    again for the next message. Failure reasons never contain the account's password (nor
+    its base64 forms), whatever the server echoes.
     """
 
     def __init__(self, sender: SenderAccount, *, timeout: float = 15.0):
-        self._state = Mail().init_mail(mail_config(sender))
+        config = mail_config(sender)
+        self._state = Mail().init_mail(config)
+        self._secrets = _secret_forms(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
         self._timeout = timeout
         self._connection: _TimedConnection | None = None
+        self._last_used = 0.0
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def _host(self) -> smtplib.SMTP:
         if self._connection is None or self._connection.host is None:
@@ -227,12 +333,37 @@ class SmtpSession:
             except smtplib.SMTPConnectError as exc:
                 raise greeting_failure(exc) from exc
             except smtplib.SMTPResponseException as exc:
-                raise _classify(exc.smtp_code, _reply_text(exc.smtp_error)) from exc
+                raise _classify(exc.smtp_code, self._scrub(_reply_text(exc.smtp_error))) from exc
+            except ssl.SSLCertVerificationError as exc:
+                reason = self._scrub(exc.verify_message or "certificate not trusted")
+                raise TemporaryFailure(f"TLS certificate check failed: {reason}") from exc
+            except ssl.SSLError as exc:
+                reason = exc.reason or exc.__class__.__name__
+                raise TemporaryFailure(f"TLS error: {reason}") from exc
             except (OSError, smtplib.SMTPException) as exc:
                 raise TemporaryFailure(f"connection failed: {exc.__class__.__name__}") from exc
             self._connection = connection
+            self._last_used = time.monotonic()
         assert self._connection.host is not None
         return self._connection.host
+
+    def _reusable_host(self) -> smtplib.SMTP:
+        """The open connection when it still answers, else a new one.
+
+        A connection kept between batches may have been closed by the server meanwhile;
+        after a pause it is checked with NOOP, so no message is deferred only because the
+        old connection went away.
+        """
+        connection = self._connection
+        idle = time.monotonic() - self._last_used >= IDLE_CHECK_SECONDS
+        if connection is not None and connection.host is not None and idle:
+            try:
+                code, _ = connection.host.noop()
+            except (OSError, smtplib.SMTPException):
+                code = 0
+            if code != 250:
+                self.close()
+        return self._host()
 
     def _reset(self) -> None:
         if self._connection is None or self._connection.host is None:
@@ -252,41 +383,50 @@ class SmtpSession:
                 host.close()
         self._connection = None
 
+    def open(self) -> None:
+        """Connect (TLS, login) now; raises PermanentFailure or TemporaryFailure."""
+        self._reusable_host()
+
     def send(self, email: OutgoingEmail) -> SmtpReply:
         """Send one e-mail; returns the server's final reply.
 
         Raises HeaderInjection, PermanentFailure (5xx) or TemporaryFailure (4xx, network).
         """
-        mail_message = build_mail_message(email)
-        payload = mail_message.as_bytes()
+        return self.send_payload(email, mail_bytes(build_mail_message(email)))
+
+    def send_payload(self, email: OutgoingEmail, payload: bytes) -> SmtpReply:
+        """Send an already built e-mail (`payload`, the bytes of build_mail_message(email))."""
         recipients = [email.to_email, *email.bcc]
-        host = self._host()
+        host = self._reusable_host()
         try:
-            host.ehlo_or_helo_if_needed()
-            code, reply = host.mail(email.from_email)
-            if code != 250:
-                self._reset()
-                raise _classify(code, _reply_text(reply))
-            refused: dict[str, tuple[int, str]] = {}
-            for address in recipients:
-                code, reply = host.rcpt(address)
-                if code not in (250, 251):
-                    refused[address] = (code, _reply_text(reply))
-            if email.to_email in refused:
-                self._reset()
-                code, text = refused[email.to_email]
-                raise _classify(code, text)
-            code, reply = host.data(payload)
-            if code != 250:
-                self._reset()
-                raise _classify(code, _reply_text(reply))
+            try:
+                host.ehlo_or_helo_if_needed()
+                code, reply = host.mail(email.from_email)
+                if code != 250:
+                    self._reset()
+                    raise _classify(code, self._scrub(_reply_text(reply)))
+                refused: dict[str, tuple[int, str]] = {}
+                for address in recipients:
+                    code, reply = host.rcpt(address)
+                    if code not in (250, 251):
+                        refused[address] = (code, self._scrub(_reply_text(reply)))
+                if email.to_email in refused:
+                    self._reset()
+                    code, text = refused[email.to_email]
+                    raise _classify(code, text)
+                code, reply = host.data(payload)
+                if code != 250:
+                    self._reset()
+                    raise _classify(code, self._scrub(_reply_text(reply)))
+            finally:
+                self._last_used = time.monotonic()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.close()
             raise TemporaryFailure(f"connection lost: {exc.__class__.__name__}") from exc
         except smtplib.SMTPResponseException as exc:
             self._reset()
-            raise _classify(exc.smtp_code, _reply_text(exc.smtp_error)) from exc
-        text = _reply_text(reply)
+            raise _classify(exc.smtp_code, self._scrub(_reply_text(exc.smtp_error))) from exc
+        text = self._scrub(_reply_text(reply))
         if refused:
             text += "; refused: " + ", ".join(f"{a} ({c})" for a, (c, _) in refused.items())
         return SmtpReply(code=code, text=text)

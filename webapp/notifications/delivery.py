@@ -1,4 +1,14 @@
-"""Delivery: claiming due messages under a lease and sending them (SMTP or SMS), one commit each."""
+"""Delivery: claiming due messages under a lease and sending them (SMTP or SMS), one commit each.
+
+The hot path is built to touch the database as little as a safe outbox allows: a batch is
+claimed with one SELECT (FOR UPDATE SKIP LOCKED on PostgreSQL) and one UPDATE, loaded with
+everything rendering needs (orders with shop, customer, items and documents; rules, accounts,
+sender accounts) and kept in the session across the per-message commits (no expire on
+commit inside the run), and each SMTP connection is reused for every message of its sender
+account during the run. Per message there remain a check that the claim still holds, the
+lookups of rendering (template, account files), and the outcome (message, attempt, orders)
+in one commit.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +19,15 @@ import random
 import socket
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, bindparam, insert, or_, select, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.accounts.models import Account, SenderAccount
 from webapp.channels.email import (
@@ -25,6 +39,7 @@ from webapp.channels.email import (
     message_id_for,
 )
 from webapp.extensions import db
+from webapp.message_templates.models import MessageTemplate
 from webapp.notifications.models import Message, MessageAttempt, Rule, message_order
 from webapp.notifications.rendering import RenderFailed, load_attachments, prepare_message
 from webapp.notifications.scheduling import now, send_time_for
@@ -125,8 +140,160 @@ def claim_due_messages(lease_owner: str, *, at: datetime, limit: int) -> list[Me
         select(Message)
         .where(Message.lease_owner == lease_owner, Message.state == "sending")
         .order_by(Message.sender_account_id, Message.id)
+        .options(selectinload(Message.orders).options(*_ORDER_LOADS))
+        .execution_options(populate_existing=True)
     )
     return list(db.session.execute(stmt).scalars())
+
+
+# What rendering and the workflow checks read of an order.
+_ORDER_LOADS = (
+    joinedload(Order.shop),
+    joinedload(Order.customer),
+    selectinload(Order.items),
+    selectinload(Order.documents),
+)
+
+
+def _preload(messages: list[Message]) -> list[Any]:
+    """Load the rows the batch reads by primary key (rules, accounts, sender accounts and
+    orders not among the messages' orders) and the templates it renders, with one query each,
+    fresh from the database.
+
+    The session's identity map holds rows only weakly: the caller keeps the returned list
+    until the batch is done, so the `db.session.get` calls of rendering find them there.
+    """
+    rows: list[Any] = []
+
+    def load(model: Any, ids: set[int], *options: Any) -> None:
+        if ids:
+            stmt = (
+                select(model)
+                .where(model.id.in_(sorted(ids)))
+                .options(*options)
+                .execution_options(populate_existing=True)
+            )
+            rows.extend(db.session.execute(stmt).unique().scalars())
+
+    load(Rule, {m.rule_id for m in messages if m.rule_id})
+    load(Account, {m.account_id for m in messages})
+    load(SenderAccount, {m.sender_account_id for m in messages if m.sender_account_id})
+    loaded = {o.id for m in messages for o in m.orders}
+    missing = {m.order_id for m in messages if m.order_id and m.order_id not in loaded}
+    load(Order, missing, *_ORDER_LOADS)
+    # The templates rendering will pick, with their variants: its lookup query then finds
+    # them in the identity map with the variants already loaded.
+    wanted = {(m.account_id, m.purpose or "", m.channel) for m in messages if m.rendered_at is None}
+    pinned = {
+        int(m.context["template_id"])
+        for m in messages
+        if m.rendered_at is None and isinstance((m.context or {}).get("template_id"), int)
+    }
+    if wanted or pinned:
+        conditions: list[ColumnElement[bool]] = [
+            (MessageTemplate.account_id == account_id)
+            & (MessageTemplate.purpose == purpose)
+            & (MessageTemplate.channel == channel)
+            for account_id, purpose, channel in sorted(wanted)
+        ]
+        if pinned:
+            conditions.append(MessageTemplate.id.in_(sorted(pinned)))
+        stmt = (
+            select(MessageTemplate)
+            .where(or_(*conditions))
+            .options(selectinload(MessageTemplate.variants))
+            .execution_options(populate_existing=True)
+        )
+        rows.extend(db.session.execute(stmt).scalars())
+    return rows
+
+
+@contextmanager
+def _kept_across_commits() -> Iterator[None]:
+    """Inside the block, commits do not expire the session's objects (the per-message commits
+    would otherwise reload every row a message needs); on the way out everything is expired
+    as a commit would have done, so callers read fresh state afterwards."""
+    session = db.session()
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = previous
+        session.expire_all()
+
+
+_CLAIM_STATE = select(Message.state, Message.lease_owner).where(Message.id == bindparam("id"))
+
+
+def _still_claimed(message: Message, lease_owner: str) -> bool:
+    """Whether the message is still ours to send: not cancelled meanwhile, and the lease did
+    not expire and pass to another worker. Reads only these two columns."""
+    row = db.session.execute(_CLAIM_STATE, {"id": message.id}).first()
+    return row is not None and row.state == "sending" and row.lease_owner == lease_owner
+
+
+class _SmtpPool:
+    """One SMTP session per sender account for a whole delivery run, reopened when the
+    account's connection settings change."""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self._sessions: dict[int, tuple[tuple[Any, ...], SmtpSession]] = {}
+
+    @staticmethod
+    def _settings(sender: SenderAccount) -> tuple[Any, ...]:
+        return (
+            sender.smtp_host,
+            sender.smtp_port,
+            sender.smtp_security,
+            sender.smtp_username,
+            sender.secret_encrypted,
+        )
+
+    def session(self, sender: SenderAccount) -> SmtpSession:
+        """The open (or lazily opening) session of `sender`; raises PermanentFailure when
+        the account's password cannot be decrypted."""
+        settings = self._settings(sender)
+        known = self._sessions.get(sender.id)
+        if known is not None:
+            if known[0] == settings:
+                return known[1]
+            known[1].close()
+            del self._sessions[sender.id]
+        session = SmtpSession(sender, timeout=self.timeout)
+        self._sessions[sender.id] = (settings, session)
+        return session
+
+    def close(self) -> None:
+        for _, session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
+
+
+# A sender account's recorded error is rewritten at most this often while it stays the same.
+SENDER_ERROR_REFRESH = timedelta(minutes=1)
+
+
+def record_sender_error(sender: SenderAccount, reason: str, current: datetime) -> None:
+    """Keep the last error of a sender account (shown as "failing" on the dashboard and the
+    settings pages). Reasons carry the server's reply or the kind of connection problem,
+    never credentials. Not committed here."""
+    reason = reason[:1000]
+    if (
+        sender.last_error != reason
+        or sender.last_error_at is None
+        or current - sender.last_error_at >= SENDER_ERROR_REFRESH
+    ):
+        sender.last_error = reason
+        sender.last_error_at = current
+
+
+def record_sender_ok(sender: SenderAccount) -> None:
+    """A message went through: the sender account works, its recorded error is cleared."""
+    if sender.last_error is not None or sender.last_error_at is not None:
+        sender.last_error = None
+        sender.last_error_at = None
 
 
 def deliver_due_messages(*, at: datetime | None = None, owner: str | None = None) -> DeliveryReport:
@@ -142,16 +309,27 @@ def deliver_due_messages(*, at: datetime | None = None, owner: str | None = None
     report = DeliveryReport(recovered=recover_expired_leases(at=at))
     reconcile_unknown_messages(report, at=at)
     started = time.monotonic()
-    while time.monotonic() - started < float(config["DISPATCH_MAX_SECONDS"]):
-        lease_owner = f"{owner}:{uuid.uuid4().hex[:12]}"
-        claimed = claim_due_messages(
-            lease_owner, at=at or now(), limit=int(config["DISPATCH_BATCH_SIZE"])
-        )
-        if not claimed:
-            break
-        report.claimed += len(claimed)
-        for sender_id, group in itertools.groupby(claimed, key=lambda m: m.sender_account_id):
-            _send_batch(sender_id, list(group), lease_owner, report, at=at)
+    pool = _SmtpPool(timeout=float(config["SMTP_TIMEOUT_SECONDS"]))
+    try:
+        with _kept_across_commits():
+            while time.monotonic() - started < float(config["DISPATCH_MAX_SECONDS"]):
+                # Rows read by the previous batch (templates, files) are read again.
+                db.session.expire_all()
+                lease_owner = f"{owner}:{uuid.uuid4().hex[:12]}"
+                claimed = claim_due_messages(
+                    lease_owner, at=at or now(), limit=int(config["DISPATCH_BATCH_SIZE"])
+                )
+                if not claimed:
+                    break
+                report.claimed += len(claimed)
+                keep = _preload(claimed)
+                for sender_id, group in itertools.groupby(
+                    claimed, key=lambda m: m.sender_account_id
+                ):
+                    _send_batch(sender_id, list(group), lease_owner, report, at=at, pool=pool)
+                del keep
+    finally:
+        pool.close()
     return report
 
 
@@ -165,6 +343,7 @@ def _send_batch(
     report: DeliveryReport,
     *,
     at: datetime | None,
+    pool: _SmtpPool,
 ) -> None:
     sender = db.session.get(SenderAccount, sender_id) if sender_id else None
     messages = _apply_workflow_checks(messages, lease_owner, report, at=at)
@@ -174,6 +353,8 @@ def _send_batch(
             _finish_failed(message, FOREIGN_SENDER, None, report, at=at)
             db.session.commit()
         messages = [m for m in messages if m.account_id == sender.account_id]
+    if not messages:
+        return
     if sender is not None and sender.enabled and sender.channel == "sms":
         _send_sms_batch(sender, messages, lease_owner, report, at=at)
         return
@@ -183,29 +364,40 @@ def _send_batch(
             _finish_failed(message, f"no enabled {kind} sender account", None, report, at=at)
             db.session.commit()
         return
+    _send_email_batch(sender, messages, lease_owner, report, at=at, pool=pool)
+
+
+def _send_email_batch(
+    sender: SenderAccount,
+    messages: list[Message],
+    lease_owner: str,
+    report: DeliveryReport,
+    *,
+    at: datetime | None,
+    pool: _SmtpPool,
+) -> None:
     try:
-        session = SmtpSession(sender, timeout=float(current_app.config["SMTP_TIMEOUT_SECONDS"]))
+        session = pool.session(sender)
     except PermanentFailure as exc:
+        record_sender_error(sender, exc.reason, at or now())
         for message in messages:
             _finish_failed(message, exc.reason, None, report, at=at)
             db.session.commit()
         return
-    with session:
-        connection_down: TemporaryFailure | None = None
-        for message in messages:
-            db.session.refresh(message)
-            if message.state != "sending" or message.lease_owner != lease_owner:
-                continue  # cancelled meanwhile, or the lease expired and another took it
-            if connection_down is not None:
-                # The server was unreachable a moment ago: do not wait for another timeout
-                # per message, retry them all later.
-                _retry_later(message, connection_down.reason, None, report, at=at)
-                db.session.commit()
-                continue
-            outcome = _deliver_one(message, sender, session, report, at=at)
-            if isinstance(outcome, TemporaryFailure) and outcome.code is None:
-                connection_down = outcome
+    connection_down: TemporaryFailure | None = None
+    for message in messages:
+        if not _still_claimed(message, lease_owner):
+            continue  # cancelled meanwhile, or the lease expired and another took it
+        if connection_down is not None:
+            # The server was unreachable a moment ago: do not wait for another timeout
+            # per message, retry them all later.
+            _retry_later(message, connection_down.reason, None, report, at=at)
             db.session.commit()
+            continue
+        outcome = _deliver_one(message, sender, session, report, at=at)
+        if isinstance(outcome, TemporaryFailure) and outcome.code is None:
+            connection_down = outcome
+        db.session.commit()
 
 
 def _apply_workflow_checks(
@@ -244,8 +436,7 @@ def _send_sms_batch(
     from webapp.notifications.sms_delivery import send_sms_message
 
     for message in messages:
-        db.session.refresh(message)
-        if message.state != "sending" or message.lease_owner != lease_owner:
+        if not _still_claimed(message, lease_owner):
             continue
         send_sms_message(message, sender, report, at=at)
         db.session.commit()
@@ -266,33 +457,39 @@ def _deliver_one(
         message.lease_owner = message.lease_until = None
         return None
     try:
-        prepare_message(message)
-        email = OutgoingEmail(
-            message_id=message_id_for(
-                message.id, message.account_id, current_app.config["BASE_URL"]
-            ),
-            from_email=sender.from_email or "",
-            from_name=sender.from_name,
-            to_email=message.to_address,
-            to_name=message.to_name,
-            subject=message.subject or "",
-            text=message.body_text or "",
-            html=message.body_html,
-            bcc=list(message.bcc or []),
-            reply_to=sender.reply_to,
-            attachments=load_attachments(message),
-        )
+        # Rendering only reads; its results go to the database with the outcome, in one
+        # UPDATE, instead of being flushed by the first query after it.
+        with db.session.no_autoflush:
+            prepare_message(message)
+            email = OutgoingEmail(
+                message_id=message_id_for(
+                    message.id, message.account_id, current_app.config["BASE_URL"]
+                ),
+                from_email=sender.from_email or "",
+                from_name=sender.from_name,
+                to_email=message.to_address,
+                to_name=message.to_name,
+                subject=message.subject or "",
+                text=message.body_text or "",
+                html=message.body_html,
+                bcc=list(message.bcc or []),
+                reply_to=sender.reply_to,
+                attachments=load_attachments(message),
+            )
         reply = session.send(email)
     except (RenderFailed, HeaderInjection, FileNotFoundError) as exc:
         reason = str(exc) if not isinstance(exc, FileNotFoundError) else "attachment missing"
         _finish_failed(message, f"not sent: {reason}", None, report, at=at, outcome="rejected")
         return exc
     except PermanentFailure as exc:
+        record_sender_error(sender, exc.reason, at or now())
         _finish_failed(message, exc.reason, exc.code, report, at=at)
         return exc
     except TemporaryFailure as exc:
+        record_sender_error(sender, exc.reason, at or now())
         _retry_later(message, exc.reason, exc.code, report, at=at)
         return exc
+    record_sender_ok(sender)
     _finish_sent(message, reply.code, reply.text, report, at=at)
     return None
 

@@ -23,6 +23,8 @@ from webapp.notifications.delivery import (
     finish_failed,
     finish_sent,
     record_attempt,
+    record_sender_error,
+    record_sender_ok,
     retry_later,
 )
 from webapp.notifications.models import Message
@@ -63,6 +65,7 @@ def send_sms_message(
         finish_failed(message, f"not sent: {exc}", None, report, at=at, outcome="rejected")
         return
     except SmsConfigError as exc:
+        record_sender_error(sender, f"not sent: {exc.message}", current)
         finish_failed(message, f"not sent: {exc.message}", None, report, at=at)
         return
     message.provider_call_at = current
@@ -74,13 +77,20 @@ def send_sms_message(
     if result.error_code:
         reply = f"{reply} [{result.error_code}]"
     message.provider_message_id = result.provider_id or message.provider_message_id
+    # The sender account's health follows the provider's answers (replies are scrubbed of
+    # credentials by the adapters).
     if result.state == "sent":
+        record_sender_ok(sender)
         finish_sent(message, None, reply, report, at=at)
     elif result.state == "failed":
-        finish_failed(message, result.reply or "the provider refused the SMS", None, report, at=at)
+        reason = result.reply or "the provider refused the SMS"
+        record_sender_error(sender, reason, current)
+        finish_failed(message, reason, None, report, at=at)
     elif result.state == "failed_temporary":
         message.provider_call_at = None
-        retry_later(message, result.reply or "provider unreachable", None, report, at=at)
+        reason = result.reply or "provider unreachable"
+        record_sender_error(sender, reason, current)
+        retry_later(message, reason, None, report, at=at)
     else:
         mark_unknown(message, reply, current)
         report.unknown += 1

@@ -18,7 +18,18 @@ from typing import IO, Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import JSON, CursorResult, ForeignKey, Integer, String, Text, update
+from sqlalchemy import (
+    JSON,
+    CursorResult,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.accounts.models import Account, User
@@ -42,6 +53,17 @@ DEFAULT_PROGRESS_EVERY = 25
 MAX_STORED_ERRORS = 5_000
 # A "running" import whose progress has not moved for this long lost its worker; it may restart.
 STALE_AFTER = timedelta(minutes=10)
+# A "queued" import whose job has not started after this long is enqueued again (Redis may have
+# lost the job); a second copy of the job finds the import claimed and does nothing.
+QUEUED_GRACE = timedelta(minutes=1)
+# A stale import that started this long ago is not resumed again but failed (its worker keeps
+# dying on it).
+RESUME_GIVE_UP = timedelta(hours=6)
+F_INTERNAL = N_("The import stopped because of an internal error.")
+F_WORKER_LOST = N_(
+    "The import stopped: the worker running it was lost and it could not be resumed. "
+    "Orders imported so far are kept; upload the file again to import the rest."
+)
 PREVIEW_ROWS = 5
 JOB_PATH = "jobs.importing.run_import_job"
 
@@ -565,7 +587,7 @@ def start_import(
     job.default_shop = default_shop or None
     job.status = "queued"
     db.session.commit()
-    if enqueue(JOB_PATH, job.id, account_id, job_id=f"import-{job.id}-{secrets.token_hex(4)}"):
+    if _enqueue_run(job.id, account_id):
         return job, True
     job.status = "new"
     db.session.commit()
@@ -576,7 +598,10 @@ def start_import(
 
 
 def _claim(account_id: int, import_id: int) -> bool:
-    """Atomically move a queued (or stale running) import to running; False if not ours."""
+    """Atomically move a queued (or stale running) import to running; False if not ours.
+
+    A stale import keeps its first start time (the give-up time of resuming counts from it).
+    """
     now = utcnow()
     stmt = (
         update(ImportJob)
@@ -585,7 +610,11 @@ def _claim(account_id: int, import_id: int) -> bool:
             (ImportJob.status == "queued")
             | ((ImportJob.status == "running") & (ImportJob.updated_at < now - STALE_AFTER))
         )
-        .values(status="running", started_at=now, updated_at=now)
+        .values(
+            status="running",
+            started_at=func.coalesce(ImportJob.started_at, literal(now, UTCDateTime())),
+            updated_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     claimed = cast(CursorResult[Any], db.session.execute(stmt)).rowcount == 1
@@ -646,6 +675,21 @@ class _Runner:
         self.processed = self.created = self.updated = self.failed = 0
         self.errors: list[dict[str, Any]] = []
         self._checkpoint_at = 0
+        # Rows a previous run of this import (whose worker was lost) already checkpointed.
+        self.resume_from = 0
+
+    def resume(self, job: ImportJob) -> None:
+        """Continue after the last checkpoint of a run whose worker was lost.
+
+        Checkpoints are taken between orders, so everything up to `job.processed` was imported
+        with these counters and errors. Orders imported after the checkpoint are imported
+        again: upsert_order is idempotent by order number, so nothing is duplicated (such an
+        order counts as updated instead of created).
+        """
+        self.resume_from = self._checkpoint_at = job.processed
+        self.processed = job.processed
+        self.created, self.updated, self.failed = job.created, job.updated, job.failed
+        self.errors = list(job.errors or [])
 
     def column(self, field: str) -> str:
         return self.columns.get(field, "")
@@ -805,58 +849,77 @@ class _Runner:
     # -- orders --
 
     def import_group(self, rows: list[_Row]) -> None:
-        """Upsert one order from its rows; bad item rows are dropped and reported."""
+        """Upsert one order from its rows; bad item rows are dropped and reported.
+
+        The rows count as processed (and reach the next checkpoint) once the order is done.
+        When the run is cut short inside the order by anything but an error of its own (the
+        worker is stopped or killed), the checkpoint stays before it, so a resumed run
+        imports it again.
+        """
+        try:
+            self._import_group(rows)
+        except Exception:
+            self.processed += len(rows)  # the failed import reports how far it got
+            raise
+        self.processed += len(rows)
+        self.checkpoint()
+
+    def _import_group(self, rows: list[_Row]) -> None:
         items: list[tuple[_Row, dict[str, Any]]] = []
         for row in rows:
             try:
                 items.append((row, self.item(row.values)))
             except RowError as row_error:
                 self.bad(row.line, row_error)
+        if not items:
+            return
         try:
-            if not items:
-                return
+            data = self.order_data(items[0][0].values)
+        except RowError as order_error:
+            for row, _ in items:
+                self.bad(row.line, order_error)
+            return
+        while items:
+            data["items"] = [item for _, item in items]
             try:
-                data = self.order_data(items[0][0].values)
-            except RowError as order_error:
+                _, created = upsert_order(self.account_id, data)
+            except ValidationError as exc:
+                service_error = self.service_error(exc)
+                position = exc.field.split(".")[1] if exc.field.startswith("items.") else ""
+                if position.isdigit() and int(position) < len(items):
+                    # One item is bad: report its row, import the order without it.
+                    row, _ = items.pop(int(position))
+                    self.bad(row.line, service_error)
+                    continue
                 for row, _ in items:
-                    self.bad(row.line, order_error)
+                    self.bad(row.line, service_error)
                 return
-            while items:
-                data["items"] = [item for _, item in items]
-                try:
-                    _, created = upsert_order(self.account_id, data)
-                except ValidationError as exc:
-                    service_error = self.service_error(exc)
-                    position = exc.field.split(".")[1] if exc.field.startswith("items.") else ""
-                    if position.isdigit() and int(position) < len(items):
-                        # One item is bad: report its row, import the order without it.
-                        row, _ = items.pop(int(position))
-                        self.bad(row.line, service_error)
-                        continue
-                    for row, _ in items:
-                        self.bad(row.line, service_error)
-                    return
-                if created:
-                    self.created += 1
-                else:
-                    self.updated += 1
-                return
-        finally:
-            self.processed += len(rows)
-            self.checkpoint()
+            if created:
+                self.created += 1
+            else:
+                self.updated += 1
+            return
 
     def run(self, parsed: ParsedFile) -> None:
         groups: dict[str, list[_Row]] = {}
+        position = 0  # rows accounted for, in the order this run (and any earlier) goes
         for line, raw in parsed.rows:
             values = self.row_values(raw, parsed.headers)
             number = values.get("number")
             if not number:
-                self.bad(line, RowError(self.column("number"), R_NO_NUMBER))
-                self.processed += 1
+                position += 1
+                if not self.resume_from:  # else counted by the checkpoint already
+                    self.bad(line, RowError(self.column("number"), R_NO_NUMBER))
+                    self.processed += 1
                 continue
             groups.setdefault(number, []).append(_Row(line, values))
-        self.checkpoint(force=True)
+        if not self.resume_from:
+            self.checkpoint(force=True)
         for rows in groups.values():
+            if position + len(rows) <= self.resume_from:
+                position += len(rows)
+                continue  # imported before the checkpoint the run resumes from
+            position += len(rows)
             self.import_group(rows)
         self.errors.sort(key=lambda error: error["line"])
 
@@ -880,6 +943,9 @@ def run_import(account_id: int, import_id: int) -> dict[str, Any]:
     account = db.session.get(Account, account_id)
     assert account is not None
     runner = _Runner(job, account)
+    if job.processed:
+        log.warning("import %s: resuming after row %d", import_id, job.processed)
+        runner.resume(job)
     try:
         parsed = read_import_file(job)
     except (OSError, ValueError, ValidationError) as exc:
@@ -890,7 +956,7 @@ def run_import(account_id: int, import_id: int) -> dict[str, Any]:
     except Exception:
         db.session.rollback()
         log.exception("import %s failed", import_id)
-        _finish(job, runner, "failed", N_("The import stopped because of an internal error."))
+        _finish(job, runner, "failed", F_INTERNAL)
         raise
     return _finish(job, runner, "done", None)
 
@@ -913,3 +979,71 @@ def _finish(job: ImportJob, runner: _Runner, status: str, failure: str | None) -
         "updated": runner.updated,
         "failed": runner.failed,
     }
+
+
+# --- the sweep -----------------------------------------------------------------------------
+
+
+def recover_stuck_imports(*, at: datetime | None = None) -> dict[str, int]:
+    """Pick up imports whose job was lost: the periodic sweep (jobs.importing.sweep_imports).
+
+    - "queued" for longer than QUEUED_GRACE: Redis lost the job (or was down when the import
+      started); the job is enqueued again. Its claim is atomic, so a job that was only late
+      and now runs twice imports once.
+    - "running" without progress for STALE_AFTER: the worker died. The import is resumed
+      from its last checkpoint by a new job (run_import claims stale imports), unless it
+      started more than RESUME_GIVE_UP ago: then it is failed with a reason, keeping the
+      orders imported so far.
+
+    Covers every account (each import is enqueued with its own account). Commits.
+    """
+    current = at or utcnow()
+    report = {"requeued": 0, "resumed": 0, "failed": 0}
+    queued = db.session.execute(
+        select(ImportJob.id, ImportJob.account_id).where(
+            ImportJob.status == "queued", ImportJob.updated_at < current - QUEUED_GRACE
+        )
+    ).all()
+    for import_id, account_id in queued:
+        # Touch it so the next sweep waits another grace period before enqueueing again.
+        touched = db.session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == import_id, ImportJob.status == "queued")
+            .values(updated_at=current)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        if cast(CursorResult[Any], touched).rowcount == 1 and _enqueue_run(import_id, account_id):
+            report["requeued"] += 1
+    stale = db.session.execute(
+        select(ImportJob.id, ImportJob.account_id, ImportJob.started_at).where(
+            ImportJob.status == "running", ImportJob.updated_at < current - STALE_AFTER
+        )
+    ).all()
+    for import_id, account_id, started_at in stale:
+        if started_at is not None and current - started_at < RESUME_GIVE_UP:
+            if _enqueue_run(import_id, account_id):
+                report["resumed"] += 1
+            continue
+        failed = db.session.execute(
+            update(ImportJob)
+            .where(
+                ImportJob.id == import_id,
+                ImportJob.status == "running",
+                ImportJob.updated_at < current - STALE_AFTER,
+            )
+            .values(status="failed", failure=F_WORKER_LOST, finished_at=current, updated_at=current)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        if cast(CursorResult[Any], failed).rowcount == 1:
+            log.warning("import %s: worker lost, given up", import_id)
+            report["failed"] += 1
+    if any(report.values()):
+        log.warning("import sweep: %s", report)
+    return report
+
+
+def _enqueue_run(import_id: int, account_id: int) -> bool:
+    job_id = f"import-{import_id}-{secrets.token_hex(4)}"
+    return enqueue(JOB_PATH, import_id, account_id, job_id=job_id)

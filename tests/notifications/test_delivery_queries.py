@@ -1,0 +1,125 @@
+"""The batched delivery path: statements per message (a regression guard), claims that still
+hold mid-batch, and one SMTP connection per sender account for a whole run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import select, update
+
+from tests.support.outbox import event, messages, place_order
+from webapp.extensions import db
+from webapp.notifications.delivery import deliver_due_messages
+from webapp.notifications.models import Message, MessageAttempt
+
+# Per delivered message: the claim check, the template lookup and the account files of
+# rendering, and the outcome (message, attempt, order). Measured 6; the bound leaves room
+# for one more without letting the path slide back towards the ~20 it once took.
+MAX_STATEMENTS_PER_MESSAGE = 7
+BATCH = 20
+
+
+@contextmanager
+def counted_statements() -> Iterator[list[str]]:
+    """Every SQL statement the engine runs inside the block (transaction control excluded)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+
+
+def _plan(tenant, count: int, prefix: str) -> None:
+    for n in range(count):
+        place_order(tenant, f"{prefix}-{n}")
+        event(tenant, f"{prefix}-{n}")
+    db.session.expire_all()
+
+
+def test_statements_per_delivered_message_stay_bounded(engine_ready, smtp_server, clock):
+    _plan(engine_ready, BATCH, "Q")
+    with counted_statements() as statements:
+        report = deliver_due_messages()
+    assert report.sent == BATCH
+    assert len(smtp_server.wait_for(BATCH)) == BATCH
+    per_message = len(statements) / BATCH
+    assert per_message <= MAX_STATEMENTS_PER_MESSAGE, (
+        f"{len(statements)} statements for {BATCH} messages"
+    )
+    # One claim for the whole batch, and the claim check is a narrow read per message.
+    claims = [s for s in statements if s.lstrip().upper().startswith("UPDATE MESSAGE SET STATE")]
+    assert sum("IN (" in s.upper() for s in claims) == 1
+    full_reloads = [s for s in statements if "message.dedupe_key" in s]
+    assert len(full_reloads) == 1  # the claimed batch, loaded once
+
+
+def test_batching_keeps_every_outcome_recorded(engine_ready, smtp_server, clock):
+    _plan(engine_ready, 5, "R")
+    deliver_due_messages()
+    sent = messages(engine_ready)
+    assert [m.state for m in sent] == ["sent"] * 5
+    assert all(m.attempts == 1 and m.sent_at == clock.current for m in sent)
+    assert all(m.orders[0].last_notified_at == clock.current for m in sent)
+    attempts = list(db.session.execute(select(MessageAttempt.message_id)).scalars())
+    assert sorted(attempts) == sorted(m.id for m in sent)
+    ids = {mail.message_id for mail in smtp_server.wait_for(5)}
+    assert len(ids) == 5
+
+
+def test_one_smtp_connection_serves_every_batch_of_a_run(
+    app, engine_ready, smtp_server, clock, monkeypatch
+):
+    from webapp.channels import email as email_channel
+
+    opened: list[int] = []
+    real = email_channel._TimedConnection.configure_host
+
+    def counting(self):
+        opened.append(1)
+        return real(self)
+
+    monkeypatch.setattr(email_channel._TimedConnection, "configure_host", counting)
+    app.config["DISPATCH_BATCH_SIZE"] = 2
+    _plan(engine_ready, 5, "C")
+    report = deliver_due_messages()
+    assert (report.claimed, report.sent) == (5, 5)
+    assert len(opened) == 1
+    assert len(smtp_server.wait_for(5)) == 5
+
+
+def test_a_message_whose_claim_passed_to_another_worker_mid_batch_is_not_sent(
+    engine_ready, smtp_server, clock, monkeypatch
+):
+    from webapp.channels.email import SmtpSession
+
+    _plan(engine_ready, 3, "T")
+    ids = sorted(m.id for m in messages(engine_ready))
+    real_send = SmtpSession.send
+
+    def send_then_lose_the_second(self, email):
+        reply = real_send(self, email)
+        # Meanwhile our lease on the second message ran out and another worker took it;
+        # the third was cancelled.
+        db.session.execute(
+            update(Message).where(Message.id == ids[1]).values(lease_owner="other-worker")
+        )
+        db.session.execute(update(Message).where(Message.id == ids[2]).values(state="cancelled"))
+        return reply
+
+    monkeypatch.setattr(SmtpSession, "send", send_then_lose_the_second)
+    report = deliver_due_messages()
+    assert report.sent == 1
+    first, second, third = messages(engine_ready)
+    assert first.state == "sent"
+    assert (second.state, second.lease_owner, second.attempts) == ("sending", "other-worker", 0)
+    assert (third.state, third.attempts) == ("cancelled", 0)
+    assert [m.message_id for m in smtp_server.messages()] == [
+        f"<msg-{ids[0]}.{engine_ready.account.id}.statuslink@statuslink.test>"
+    ]
