@@ -98,6 +98,11 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         "ALLOW_PRIVATE_NETWORK_TARGETS": _env_flag(
             "ALLOW_PRIVATE_NETWORK_TARGETS", env in ("development", "testing")
         ),
+        # Verify SMTP servers' TLS certificates; can be switched off only where private
+        # network targets are allowed (a local test server with a self-signed certificate).
+        "SMTP_TLS_VERIFY": _env_flag("SMTP_TLS_VERIFY", True),
+        # How often workers look for imports that Redis or a dead worker left behind.
+        "IMPORT_SWEEP_SECONDS": _env_int("IMPORT_SWEEP_SECONDS", 60),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",
