@@ -71,6 +71,26 @@ def _tick_periodic(app: Flask, redis: Redis, queue: Queue, stop: threading.Event
         stop.wait(min((i for _, i in jobs), default=5))
 
 
+class RoutineJobFilter(logging.Filter):
+    """Keeps the worker's log readable: the periodic sweeps run every few seconds, so their
+    start lines and every job's "Job OK" / "result discarded" chatter are dropped at INFO.
+    Warnings and errors always pass, and so does the start line of every other job."""
+
+    ROUTINE = ("Job OK", "result discarded immediately", "Successfully completed ")
+
+    def __init__(self, periodic_paths: list[str]):
+        super().__init__()
+        self.periodic_paths = tuple(periodic_paths)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        text = record.getMessage()
+        if any(path in text for path in self.periodic_paths):
+            return False
+        return not any(marker in text for marker in self.ROUTINE)
+
+
 def run_worker(app: Flask, *, burst: bool = False, queue_name: str | None = None) -> bool:
     """Run an RQ worker for the app's queue until stopped (or, with burst, until empty)."""
     global _app
@@ -80,6 +100,9 @@ def run_worker(app: Flask, *, burst: bool = False, queue_name: str | None = None
     worker = SimpleWorker(
         [queue], connection=redis, serializer=JSONSerializer, job_class=AppContextJob
     )
+    rq_log = logging.getLogger("rq.worker")
+    if not any(isinstance(f, RoutineJobFilter) for f in rq_log.filters):
+        rq_log.addFilter(RoutineJobFilter([path for path, _ in PERIODIC_JOBS]))
     stop = threading.Event()
     ticker = None
     if not burst and PERIODIC_JOBS:
