@@ -245,6 +245,7 @@ def upgrade():
         sa.Column("stop_events", sa.JSON(), nullable=False),
         sa.Column("document_kinds", sa.JSON(), nullable=False),
         sa.Column("attach_account_files", sa.Boolean(), nullable=False),
+        sa.Column("attach_status_file", sa.Boolean(), nullable=False),
         sa.Column("bcc", sa.JSON(), nullable=False),
         sa.Column("copy_to_merchant", sa.Boolean(), nullable=False),
         sa.Column("review_fulfillments", sa.JSON(), nullable=False),
