@@ -8,13 +8,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_date
-from babel.numbers import format_currency
 from markupsafe import Markup, escape
 
 from webapp.config import SUPPORTED_LANGUAGES
 from webapp.message_templates.defaults import labels_for, sample_for
-from webapp.message_templates.renderer import LOCALES, Field
+from webapp.message_templates.renderer import LOCALES, Field, format_date_in, format_money_in
 from webapp.orders.models import Customer, Document, Order, OrderItem
 
 _ORDER_FIELDS: dict[str, Field] = {
@@ -160,7 +158,7 @@ def format_money(amount: Decimal | None, currency: str, language: str) -> str:
     """Money in the language's locale, e.g. `1.234,56 €` (de) or `£1,234.56` (en)."""
     if amount is None:
         return ""
-    return format_currency(amount, currency, locale=_locale(language))
+    return format_money_in(amount, currency, _locale(language))
 
 
 def format_day(value: date | datetime | None, language: str, tz: ZoneInfo) -> str:
@@ -169,7 +167,7 @@ def format_day(value: date | datetime | None, language: str, tz: ZoneInfo) -> st
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(tz).date()
-    return format_date(value, format="medium", locale=_locale(language))
+    return format_date_in(value, "medium", _locale(language))
 
 
 def _zone(name: str | None) -> ZoneInfo:
@@ -219,6 +217,14 @@ def _order_dict(order: Order, language: str, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
+_CELL = "padding:6px 8px;border-bottom:1px solid #e5e7eb;vertical-align:top;"
+
+
+def _html(value: Any) -> str:
+    # What Markup.format inserts for a value: its escaped text (markup stays as it is).
+    return str(escape(value))
+
+
 def render_items_table(
     items: Sequence[Mapping[str, Any]], total: str, language: str, layout: str
 ) -> Markup:
@@ -227,44 +233,36 @@ def render_items_table(
     if layout == "list":
         lines = "".join(Markup("<li>{} × {}</li>").format(i["quantity"], i["title"]) for i in items)
         return Markup('<ul style="padding-left:20px;margin:12px 0;">{}</ul>').format(lines)
+    # Built as text with every value escaped (rendered once per message, so kept cheap).
     with_prices = any(i["line_total"] for i in items)
-    cell = "padding:6px 8px;border-bottom:1px solid #e5e7eb;vertical-align:top;"
-    head = Markup(
-        '<tr><th align="left" style="{c}">{q}</th><th align="left" style="{c}">{t}</th>{p}</tr>'
-    ).format(
-        c=cell,
-        q=labels["quantity"],
-        t=labels["item"],
-        p=Markup('<th align="right" style="{}">{}</th>').format(cell, labels["price"])
-        if with_prices
-        else "",
+    cell = _html(_CELL)
+    price_head = (
+        f'<th align="right" style="{cell}">{_html(labels["price"])}</th>' if with_prices else ""
     )
-    rows = []
+    parts = [
+        f'<table role="presentation" cellpadding="0" cellspacing="0" '
+        f'style="width:100%;border-collapse:collapse;margin:12px 0;">'
+        f'<tr><th align="left" style="{cell}">{_html(labels["quantity"])}</th>'
+        f'<th align="left" style="{cell}">{_html(labels["item"])}</th>{price_head}</tr>'
+    ]
     for item in items:
         price = (
-            Markup('<td align="right" style="{}white-space:nowrap;">{}</td>').format(
-                cell, item["line_total"]
-            )
+            f'<td align="right" style="{cell}white-space:nowrap;">{_html(item["line_total"])}</td>'
             if with_prices
             else ""
         )
-        rows.append(
-            Markup('<tr><td style="{c}">{q}</td><td style="{c}">{t}</td>{p}</tr>').format(
-                c=cell, q=item["quantity"], t=item["title"], p=price
-            )
+        parts.append(
+            f'<tr><td style="{cell}">{_html(item["quantity"])}</td>'
+            f'<td style="{cell}">{_html(item["title"])}</td>{price}</tr>'
         )
     if with_prices and total:
-        rows.append(
-            Markup(
-                '<tr><td></td><td style="padding:6px 8px;"><strong>{}</strong></td>'
-                '<td align="right" style="padding:6px 8px;white-space:nowrap;">'
-                "<strong>{}</strong></td></tr>"
-            ).format(labels["total"], total)
+        parts.append(
+            f'<tr><td></td><td style="padding:6px 8px;"><strong>{_html(labels["total"])}</strong>'
+            f'</td><td align="right" style="padding:6px 8px;white-space:nowrap;">'
+            f"<strong>{_html(total)}</strong></td></tr>"
         )
-    return Markup(
-        '<table role="presentation" cellpadding="0" cellspacing="0" '
-        'style="width:100%;border-collapse:collapse;margin:12px 0;">{}{}</table>'
-    ).format(head, Markup("").join(rows))
+    parts.append("</table>")
+    return Markup("".join(parts))  # noqa: S704 - every inserted value is escaped above
 
 
 def render_items_list(

@@ -12,10 +12,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from html import unescape as html_unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 from jinja2 import (
@@ -31,6 +33,8 @@ from jinja2.runtime import LoopContext, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
+
+from webapp.message_templates.caches import BoundedCache
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -220,12 +224,52 @@ def _to_decimal(value: Any) -> Decimal | None:
         return None
 
 
+# --- locale formatting, memoised -------------------------------------------------------------
+
+# Babel parses the locale and the number or date pattern on every call; a worker formats the
+# same prices and dates in the same few locales over and over. The strings depend only on the
+# key (the amount's exact text, the date, the pattern and the locale), so they are kept.
+_FORMATTED: BoundedCache[str] = BoundedCache(4096)
+_FORMATTED_MAX_CHARS = 200  # longer results (absurd amounts or patterns) are not kept
+
+
+@functools.lru_cache(maxsize=64)
+def babel_locale(identifier: str) -> Locale:
+    """The parsed Babel locale for an identifier such as `de_DE` (parsed once per process)."""
+    return Locale.parse(identifier)
+
+
+def format_money_in(amount: Decimal | int | float, currency: str, locale: str) -> str:
+    """`format_currency(amount, currency, locale=locale)`, memoised."""
+    key = ("money", type(amount), str(amount), currency, locale)
+    cached = _FORMATTED.get(key)
+    if cached is None:
+        cached = format_currency(amount, currency, locale=babel_locale(locale))
+        if len(cached) <= _FORMATTED_MAX_CHARS:
+            _FORMATTED.put(key, cached)
+    return cached
+
+
+def format_date_in(value: date | datetime, pattern: str, locale: str) -> str:
+    """`format_date(value, format=pattern, locale=locale)`, memoised for plain dates."""
+    if type(value) is not date:
+        # Only plain dates are kept: aware datetimes compare equal across time zones.
+        return format_date(value, format=pattern, locale=babel_locale(locale))
+    key = ("date", value, pattern, locale)
+    cached = _FORMATTED.get(key)
+    if cached is None:
+        cached = format_date(value, format=pattern, locale=babel_locale(locale))
+        if len(cached) <= _FORMATTED_MAX_CHARS:
+            _FORMATTED.put(key, cached)
+    return cached
+
+
 def _money_filter(value: Any, currency: str = "EUR") -> str:
     """Format an amount as money in the message's locale, e.g. `1.234,56 €` in German."""
     amount = _to_decimal(value)
     if amount is None:
         return ""
-    return format_currency(amount, str(currency)[:3].upper(), locale=_current().locale)
+    return format_money_in(amount, str(currency)[:3].upper(), _current().locale)
 
 
 _NAMED_FORMATS = ("short", "medium", "long", "full")
@@ -248,7 +292,7 @@ def _date_filter(value: Any, format: str = "medium") -> str:  # noqa: A002 - Jin
     if when is None:
         return "" if value in (None, "") else str(value)
     pattern = format if format in _NAMED_FORMATS else str(format)[:40]
-    return format_date(when, format=pattern, locale=_current().locale)
+    return format_date_in(when, pattern, _current().locale)
 
 
 def _datetime_filter(value: Any, format: str = "medium") -> str:  # noqa: A002
@@ -257,7 +301,7 @@ def _datetime_filter(value: Any, format: str = "medium") -> str:  # noqa: A002
     if when is None:
         return "" if value in (None, "") else str(value)
     if not isinstance(when, datetime):
-        return format_date(when, format="medium", locale=_current().locale)
+        return format_date_in(when, "medium", _current().locale)
     pattern = format if format in _NAMED_FORMATS else str(format)[:40]
     return format_datetime(when, format=pattern, locale=_current().locale)
 
@@ -462,9 +506,23 @@ def sandbox(kind: str) -> MessageSandbox:
     return env
 
 
-@functools.lru_cache(maxsize=512)
-def _compiled(kind: str, source: str) -> Template:
-    return sandbox(kind).from_string(source)
+# Compiled templates by (kind, SHA-256 of the source): a template is parsed and compiled once
+# per process, not per message. Only render_template() fills it, after the source passed the
+# checker, so nothing unchecked is ever compiled here, let alone rendered.
+_COMPILED: BoundedCache[Template] = BoundedCache(512)
+
+
+def _source_digest(source: str) -> bytes:
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest()
+
+
+def _compiled(kind: str, source: str, digest: bytes | None = None) -> Template:
+    key = (kind, digest if digest is not None else _source_digest(source))
+    template = _COMPILED.get(key)
+    if template is None:
+        template = sandbox(kind).from_string(source)
+        _COMPILED.put(key, template)
+    return template
 
 
 # --- the checker ---------------------------------------------------------------------------
@@ -736,23 +794,31 @@ def check_template(
     """
     if kind not in KINDS:
         raise ValueError(f"unknown template kind {kind!r}")
+    return list(_checked(source, kind, known_placeholders, amazon, limits))
+
+
+def _checked(
+    source: str,
+    kind: str,
+    known_placeholders: Mapping[str, Field] | None,
+    amazon: bool,
+    limits: Limits,
+    digest: bytes | None = None,
+) -> tuple[Problem, ...]:
     if known_placeholders is not None:
-        return _check_template(source, kind, known_placeholders, amazon, limits)
+        return tuple(_check_template(source, kind, known_placeholders, amazon, limits))
     # The result depends only on these inputs, so a source that was checked once is not parsed
     # and walked again on every render; any new or changed source is checked afresh.
-    key = (hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest(), kind, amazon, limits)
+    key = (digest if digest is not None else _source_digest(source), kind, amazon, limits)
     cached = _CHECKED.get(key)
     if cached is None:
         cached = tuple(_check_template(source, kind, None, amazon, limits))
-        if len(_CHECKED) >= _CHECKED_MAX:
-            _CHECKED.clear()
-        _CHECKED[key] = cached
-    return list(cached)
+        _CHECKED.put(key, cached)
+    return cached
 
 
-# Check results by (SHA-256 of the source, kind, amazon, limits); per process, bounded.
-_CHECKED: dict[tuple[bytes, str, bool, Limits], tuple[Problem, ...]] = {}
-_CHECKED_MAX = 1024
+# Check results by (SHA-256 of the source, kind, amazon, limits); per process, bounded (LRU).
+_CHECKED: BoundedCache[tuple[Problem, ...]] = BoundedCache(1024)
 
 
 def _check_template(
@@ -879,10 +945,15 @@ def render_template(
     amazon: bool = False,
 ) -> str:
     """Check and render one part in the sandbox; raise TemplateProblem on any error."""
-    for problem in check_template(source, kind, known_placeholders, amazon=amazon, limits=limits):
+    if kind not in KINDS:
+        raise ValueError(f"unknown template kind {kind!r}")
+    digest = _source_digest(source)
+    # Every render goes through the checker (a cache hit for a source checked before), so
+    # a changed source is checked again before it is compiled and rendered.
+    for problem in _checked(source, kind, known_placeholders, amazon, limits, digest):
         if problem.severity == "error":
             raise TemplateProblem.from_problem(problem)
-    template = _compiled(kind, source)
+    template = _compiled(kind, source, digest)
     state = _RenderState(limits, LOCALES.get(language, "en_GB"), time.monotonic() + limits.seconds)
     token = _state.set(state)
     out: list[str] = []
@@ -997,6 +1068,9 @@ def wrap_email_html(body: str, *, subject: str, language: str) -> str:
 
 # --- HTML to text ----------------------------------------------------------------------------
 
+_WS_RUN = re.compile(r"\s+")
+_BLANKS = re.compile(r"[ \t]+")
+
 
 class _TextExtractor(HTMLParser):
     _BLOCKS = frozenset(
@@ -1074,20 +1148,101 @@ class _TextExtractor(HTMLParser):
         if self.pre:
             self.parts.append(data)
             return
-        collapsed = re.sub(r"\s+", " ", data)
+        collapsed = _WS_RUN.sub(" ", data)
         if collapsed.strip() or (self.parts and not self.parts[-1].endswith((" ", "\n"))):
             self.parts.append(collapsed)
 
 
-def html_to_text(html: str) -> str:
-    """A readable plain-text version of an HTML body: links as `text (url)`, rows as lines."""
+# html_to_text() runs for every message whose text is derived from its HTML. HTMLParser is
+# written for any HTML a browser would accept and is slow for it; the HTML of our messages is
+# well-formed, so a single regular expression tokenises it and feeds the same handlers, in the
+# same order and with the same arguments, as HTMLParser would. Anything outside this strict
+# subset (a stray "<", unquoted or spaced attribute values, declarations, processing
+# instructions, odd comments, elements whose content is raw text) makes the whole document go
+# through HTMLParser instead, so the result is always the one HTMLParser gives.
+_FAST_WS = "[ \t\n\r\f]"
+_FAST_TOKEN = re.compile(
+    # a start tag: name, attributes with quoted values (or none), optional "/"
+    rf"<(?:([a-zA-Z][a-zA-Z0-9]*)"
+    rf"((?:{_FAST_WS}+[a-zA-Z_:][-a-zA-Z0-9_:.]*(?:=\"[^\"]*\"|='[^']*')?)*)"
+    rf"{_FAST_WS}*(/?)>"
+    # an end tag
+    rf"|/([a-zA-Z][a-zA-Z0-9]*){_FAST_WS}*>"
+    # a comment without "--" inside, not starting with ">" or "-"
+    r"|!--(?![->])(?:[^-]|-(?!-))*-->)"
+)
+_FAST_ATTR = re.compile(rf"{_FAST_WS}+([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:=\"([^\"]*)\"|='([^']*)')?")
+# Elements whose content HTMLParser treats as raw text (now or in newer Python versions).
+_RAW_TEXT_TAGS = frozenset(
+    {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript",
+     "plaintext"}
+)  # fmt: skip
+# The only attributes _TextExtractor reads: href of links, alt of images.
+_TAGS_WITH_ATTRS = frozenset({"a", "img"})
+
+
+def _fast_attrs(text: str) -> list[tuple[str, str | None]]:
+    # As HTMLParser: lower-case names, None without a value, entities in values resolved.
+    attrs: list[tuple[str, str | None]] = []
+    for match in _FAST_ATTR.finditer(text):
+        name, double, single = match.group(1, 2, 3)
+        value = double if double is not None else single
+        if value:
+            value = html_unescape(value)
+        attrs.append((name.lower(), value))
+    return attrs
+
+
+def _feed_fast(parser: _TextExtractor, html: str) -> bool:
+    """Feed well-formed HTML to the extractor's handlers as HTMLParser(convert_charrefs=True)
+    would; False (and the parser must be discarded) when the input leaves the strict subset."""
+    pos = 0
+    find = html.find
+    match_token = _FAST_TOKEN.match
+    while True:
+        start = find("<", pos)
+        if start < 0:
+            break
+        if start > pos:
+            parser.handle_data(html_unescape(html[pos:start]))
+        token = match_token(html, start)
+        if token is None:
+            return False
+        tag, attrs, self_closing, end_tag = token.group(1, 2, 3, 4)
+        if tag is not None:
+            tag = tag.lower()
+            if tag in _RAW_TEXT_TAGS:
+                return False
+            parser.handle_starttag(
+                tag, _fast_attrs(attrs) if attrs and tag in _TAGS_WITH_ATTRS else []
+            )
+            if self_closing:  # HTMLParser's handle_startendtag: start, then end
+                parser.handle_endtag(tag)
+        elif end_tag is not None:
+            parser.handle_endtag(end_tag.lower())
+        # else a comment: HTMLParser reports it to handle_comment, which ignores it
+        pos = token.end()
+    if pos < len(html):
+        parser.handle_data(html_unescape(html[pos:]))
+    return True
+
+
+def _extracted_parts(html: str, *, fast: bool = True) -> list[str]:
+    parser = _TextExtractor()
+    if fast and _feed_fast(parser, html):
+        return parser.parts
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
-    raw = "".join(parser.parts)
+    return parser.parts
+
+
+def html_to_text(html: str) -> str:
+    """A readable plain-text version of an HTML body: links as `text (url)`, rows as lines."""
+    raw = "".join(_extracted_parts(html))
     lines = []
     for line in raw.split("\n"):
-        line = re.sub(r"[ \t]+", " ", line).strip()
+        line = _BLANKS.sub(" ", line).strip()
         if " | " in line or line.startswith("| ") or line.endswith(" |"):
             line = " | ".join(cell.strip() for cell in line.split("|") if cell.strip())
         lines.append(line)

@@ -63,6 +63,38 @@ class RenderedMessage:
     template_id: int
 
 
+class TemplateLookups:
+    """Which template a purpose and channel (or a pinned template id) resolved to, remembered
+    for a run of renders that may share it: a delivery batch renders many messages with the
+    same few templates and needs the lookup query only once each.
+
+    Keeps the template rows themselves (so the session's identity map keeps them too); they
+    are read again through the session, so a row that was expired meanwhile is reloaded and
+    one deleted meanwhile is looked up afresh. Scoped by account like every query.
+    """
+
+    def __init__(self) -> None:
+        # (account, purpose, channel, pinned id) -> (template id, row), or None for "none".
+        self._templates: dict[
+            tuple[int, str, str, int | None], tuple[int, MessageTemplate] | None
+        ] = {}
+
+    def template(
+        self, account_id: int, purpose: str, channel: str, template_id: int | None
+    ) -> MessageTemplate | None:
+        key = (account_id, purpose, channel, template_id)
+        if key in self._templates:
+            known = self._templates[key]
+            if known is None:
+                return None
+            template = db.session.get(MessageTemplate, known[0])
+            if template is not None and template.account_id == account_id:
+                return template
+        template = _lookup_template(account_id, purpose, channel, template_id)
+        self._templates[key] = (template.id, template) if template is not None else None
+        return template
+
+
 @dataclass
 class SavedVariant:
     """The stored variant and the warnings its check produced."""
@@ -319,6 +351,7 @@ def select_variant(
     shop: Shop,
     *,
     template_id: int | None = None,
+    lookups: TemplateLookups | None = None,
 ) -> TemplateVariant | None:
     """The best variant for a message, or None.
 
@@ -326,21 +359,15 @@ def select_variant(
     channel (else its oldest one). Variant, for each language of the chain `language` → the
     shop's language → the account default → English: a variant for exactly this shop, then
     one for the shop's marketplace kind (Amazon), then the generic one. Amazon shops never
-    get a generic e-mail variant: those carry links Amazon does not allow.
+    get a generic e-mail variant: those carry links Amazon does not allow. `lookups`
+    remembers the template lookup for later calls (the messages of a delivery batch).
     """
-    if template_id is not None:
-        template = get_scoped(MessageTemplate, account_id, id=template_id)
-        if template is None or template.channel != channel:
-            return None
+    if lookups is not None:
+        template = lookups.template(account_id, purpose, channel, template_id)
     else:
-        stmt = (
-            scoped(MessageTemplate, account_id)
-            .filter_by(purpose=purpose, channel=channel)
-            .order_by(MessageTemplate.is_default.desc(), MessageTemplate.id)
-        )
-        template = db.session.execute(stmt).scalars().first()
-        if template is None:
-            return None
+        template = _lookup_template(account_id, purpose, channel, template_id)
+    if template is None or template.channel != channel:
+        return None
     account = db.session.get(Account, account_id)
     chain: list[str] = []
     for candidate in (language, shop.language, account.default_language if account else None,
@@ -363,6 +390,19 @@ def select_variant(
             if variant.shop_id is None and variant.marketplace_kind is None:
                 return variant
     return None
+
+
+def _lookup_template(
+    account_id: int, purpose: str, channel: str, template_id: int | None
+) -> MessageTemplate | None:
+    if template_id is not None:
+        return get_scoped(MessageTemplate, account_id, id=template_id)
+    stmt = (
+        scoped(MessageTemplate, account_id)
+        .filter_by(purpose=purpose, channel=channel)
+        .order_by(MessageTemplate.is_default.desc(), MessageTemplate.id)
+    )
+    return db.session.execute(stmt).scalars().first()
 
 
 def ensure_checked(variant: TemplateVariant) -> list[Problem]:
@@ -396,6 +436,7 @@ def render_message(
     template_id: int | None = None,
     orders: Sequence[Order] | None = None,
     documents: Iterable[Document | Mapping[str, Any]] | None = None,
+    lookups: TemplateLookups | None = None,
 ) -> RenderedMessage:
     """Render the message for `order` (and `orders` of a combined message).
 
@@ -403,7 +444,8 @@ def render_message(
     chosen by select_variant; a variant whose content changed since its check is re-checked
     and refused on errors (TemplateCheckFailed). Amazon shops get no status link. Raises
     TemplateUnavailable when no variant fits, TemplateProblem when rendering fails.
-    Writes nothing (a re-check is only marked in the session).
+    Writes nothing (a re-check is only marked in the session). `lookups` shares the template
+    lookup between the renders of a delivery batch.
     """
     if order.account_id != account_id:
         raise NotFound("Order")
@@ -414,7 +456,7 @@ def render_message(
             order.customer.language, shop.language, account.default_language if account else None
         )
     variant = select_variant(account_id, purpose, channel, language, shop,
-                             template_id=template_id)  # fmt: skip
+                             template_id=template_id, lookups=lookups)  # fmt: skip
     if variant is None:
         raise TemplateUnavailable(
             f"no {channel} template for {purpose!r} fits shop {shop.code!r} ({language})"

@@ -5,12 +5,20 @@ invoice upload still reaches a message that waits for its delay; review messages
 rendered when planned so the merchant can read and edit them. A stored rendering is never
 rendered again (the merchant's edits win), except when a coalesced review message gains an
 order.
+
+A worker renders the messages of a claimed batch one after the other; the lookups they share
+(which template a purpose resolves to, the account's attachment files) are made once per
+batch, see _BatchLookups. The next batch looks everything up afresh, so an edit made meanwhile
+is seen there.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
@@ -19,9 +27,64 @@ from webapp.notifications.models import AttachmentFile, Message, Rule
 from webapp.orders.models import Order
 from webapp.tenancy import NotFound, scoped
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from webapp.message_templates.services import TemplateLookups
+
 
 class RenderFailed(RuntimeError):
     """The message's template could not be rendered; the reason is user-readable."""
+
+
+@dataclass(frozen=True)
+class _FileRule:
+    """What choose_attachments and load_attachments read of an enabled account file."""
+
+    id: int
+    marketplaces: tuple[str, ...]
+    fulfillments: tuple[str, ...]
+    languages: tuple[str, ...]
+    event_types: tuple[str, ...]
+    filename: str
+    content_type: str
+    storage_key: str
+
+
+@dataclass
+class _BatchLookups:
+    """Lookups shared by the messages of one claimed batch.
+
+    A batch is recognised by its claim: the worker gives every batch a lease owner of its own
+    (worker identity plus a fresh random part), so messages in state "sending" under the same
+    lease owner, rendered in the same database session, belong to the same batch. Anything
+    else (a review rendering, a preview) gets no shared lookups.
+    """
+
+    session: weakref.ReferenceType[Session]
+    lease_owner: str
+    templates: TemplateLookups
+    files: dict[int, tuple[_FileRule, ...]] = field(default_factory=dict)
+
+
+_local = threading.local()
+
+
+def _batch_lookups(message: Message) -> _BatchLookups | None:
+    if message.state != "sending" or not message.lease_owner:
+        return None
+    from webapp.message_templates.services import TemplateLookups
+
+    session = db.session()
+    current: _BatchLookups | None = getattr(_local, "batch", None)
+    if (
+        current is None
+        or current.lease_owner != message.lease_owner
+        or current.session() is not session
+    ):
+        current = _BatchLookups(weakref.ref(session), message.lease_owner, TemplateLookups())
+        _local.batch = current  # only the latest batch is kept
+    return current
 
 
 def prepare_message(message: Message, *, force: bool = False) -> None:
@@ -38,7 +101,8 @@ def prepare_message(message: Message, *, force: bool = False) -> None:
 
     first = db.session.get(Order, message.order_id) if message.order_id else None
     orders = list(message.orders) or ([first] if first is not None else [])
-    attachments = choose_attachments(message, orders)
+    batch = _batch_lookups(message)
+    attachments = choose_attachments(message, orders, batch=batch)
     document_ids = {ref["id"] for ref in attachments if ref["type"] == "document"}
     documents = [d for o in orders for d in o.documents if d.id in document_ids]
     try:
@@ -52,6 +116,7 @@ def prepare_message(message: Message, *, force: bool = False) -> None:
             template_id=message.context.get("template_id"),
             orders=orders if len(orders) > 1 else None,
             documents=documents,
+            lookups=batch.templates if batch is not None else None,
         )
     except (TemplateUnavailable, TemplateCheckFailed, TemplateProblem, NotFound) as exc:
         raise RenderFailed(f"template could not be rendered: {exc}") from exc
@@ -64,8 +129,12 @@ def prepare_message(message: Message, *, force: bool = False) -> None:
     message.attachments = attachments
 
 
-def choose_attachments(message: Message, orders: list[Order]) -> list[dict[str, Any]]:
-    """The order documents and account files this message carries, by the rule's settings."""
+def choose_attachments(
+    message: Message, orders: list[Order], *, batch: _BatchLookups | None = None
+) -> list[dict[str, Any]]:
+    """The order documents and account files this message carries, by the rule's settings.
+
+    With `batch`, the account's files are read once for the whole batch."""
     rule = db.session.get(Rule, message.rule_id) if message.rule_id else None
     if rule is None:
         return list(message.attachments or [])
@@ -90,12 +159,7 @@ def choose_attachments(message: Message, orders: list[Order]) -> list[dict[str, 
     if rule.attach_account_files:
         first = orders[0]
         marketplace = (first.shop.marketplace or "").lower()
-        files = db.session.execute(
-            scoped(AttachmentFile, message.account_id)
-            .where(AttachmentFile.enabled.is_(True))
-            .order_by(AttachmentFile.id)
-        ).scalars()
-        for item in files:
+        for item in _account_files(message.account_id, batch):
             if item.marketplaces and marketplace not in item.marketplaces:
                 continue
             if item.fulfillments and first.fulfillment not in item.fulfillments:
@@ -106,6 +170,33 @@ def choose_attachments(message: Message, orders: list[Order]) -> list[dict[str, 
                 continue
             chosen.append({"type": "file", "id": item.id})
     return chosen
+
+
+def _account_files(account_id: int, batch: _BatchLookups | None) -> tuple[_FileRule, ...]:
+    """The account's enabled files, by id; once per batch when there is one."""
+    if batch is not None and account_id in batch.files:
+        return batch.files[account_id]
+    rows = db.session.execute(
+        scoped(AttachmentFile, account_id)
+        .where(AttachmentFile.enabled.is_(True))
+        .order_by(AttachmentFile.id)
+    ).scalars()
+    files = tuple(
+        _FileRule(
+            item.id,
+            tuple(item.marketplaces or ()),
+            tuple(item.fulfillments or ()),
+            tuple(item.languages or ()),
+            tuple(item.event_types or ()),
+            item.filename,
+            item.content_type,
+            item.storage_key,
+        )
+        for item in rows
+    )
+    if batch is not None:
+        batch.files[account_id] = files
+    return files
 
 
 def storage_root() -> Path:
@@ -121,7 +212,11 @@ def load_attachments(message: Message) -> list[tuple[str, str, bytes]]:
     from webapp.orders.services import open_document
 
     out: list[tuple[str, str, bytes]] = []
+    if not message.attachments:
+        return out
     root = storage_root().resolve()
+    batch = _batch_lookups(message)
+    known = {f.id: f for f in batch.files.get(message.account_id, ())} if batch else {}
     for ref in message.attachments or []:
         if ref.get("type") == "status_file":
             out.append(_status_file(message, int(ref["order_id"])))
@@ -134,9 +229,11 @@ def load_attachments(message: Message) -> list[tuple[str, str, bytes]]:
             with stream:
                 out.append((document.filename, document.content_type, stream.read()))
             continue
-        item = db.session.execute(
-            scoped(AttachmentFile, message.account_id).where(AttachmentFile.id == ref["id"])
-        ).scalar_one_or_none()
+        item: AttachmentFile | _FileRule | None = known.get(ref["id"])
+        if item is None:
+            item = db.session.execute(
+                scoped(AttachmentFile, message.account_id).where(AttachmentFile.id == ref["id"])
+            ).scalar_one_or_none()
         if item is None:
             raise FileNotFoundError(f"file {ref['id']}")
         path = (root / item.storage_key).resolve()
