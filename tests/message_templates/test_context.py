@@ -90,6 +90,10 @@ def test_list_layout_and_combined_orders(tenant):
     assert len(context["items"]) == 4
     assert context["items_list"].startswith("- 2 × Tee-Set\n- 1 × Untersetzer\n- 2 × Tee-Set")
     assert context["items_table"].startswith("<ul")
+    # Each item is a real list element with its title escaped once, never "&lt;li&gt;".
+    assert context["items_table"].count("<li>") == 4
+    assert "&lt;li&gt;" not in context["items_table"]
+    assert "<li>2 × Tee-Set</li>" in context["items_table"]
 
 
 def test_customer_name_is_not_markup(tenant):

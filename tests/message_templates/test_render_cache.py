@@ -298,3 +298,13 @@ def test_template_lookups_remember_the_template_but_read_it_through_the_session(
     # Another account's lookups never see this account's template.
     assert lookups.template(tenant.account.id + 1000, "shipped", "email", None) is None
     assert lookups.template(tenant.account.id, "shipped", "email", None) is template
+
+
+def test_items_list_escapes_titles_once_and_keeps_its_list_elements():
+    items = [{"quantity": 1, "title": "<b>Mug</b> & co", "line_total": ""}]
+    html = render_items_table(items, "", "en", "list")
+    assert isinstance(html, Markup)
+    assert html == (
+        '<ul style="padding-left:20px;margin:12px 0;">'
+        "<li>1 × &lt;b&gt;Mug&lt;/b&gt; &amp; co</li></ul>"
+    )

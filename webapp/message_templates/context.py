@@ -231,7 +231,11 @@ def render_items_table(
     """The items as HTML: a table (with prices and total) or a bulleted list."""
     labels = labels_for(language)
     if layout == "list":
-        lines = "".join(Markup("<li>{} × {}</li>").format(i["quantity"], i["title"]) for i in items)
+        # Markup("").join keeps the escaped <li> lines as markup (a plain "".join would be
+        # escaped again by the outer format).
+        lines = Markup("").join(
+            Markup("<li>{} × {}</li>").format(i["quantity"], i["title"]) for i in items
+        )
         return Markup('<ul style="padding-left:20px;margin:12px 0;">{}</ul>').format(lines)
     # Built as text with every value escaped (rendered once per message, so kept cheap).
     with_prices = any(i["line_total"] for i in items)
