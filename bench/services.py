@@ -195,6 +195,8 @@ class Environment:
                 "BASE_URL": self.base_url,
                 "DOCUMENTS_DIR": str(self.workdir / "documents"),
                 "MAIL_CATCHER_DIR": str(self.workdir / "mailbox"),
+                # The SMTP sink listens on loopback, which production refuses as a target.
+                "ALLOW_PRIVATE_NETWORK_TARGETS": "1",
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONPATH": str(ROOT),
             }

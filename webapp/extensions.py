@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
+import time
 from typing import Any
 
 from flask import Flask
@@ -48,32 +52,91 @@ def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - 
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    if isinstance(dbapi_connection, SerialisedWriterConnection):
+        files = [row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"]
+        if files and files[0]:
+            dbapi_connection.writer_lock_path = f"{files[0]}-writer.lock"
     cursor.close()
 
 
-# SQLite allows one writer at a time. Threads of one process that wait for it inside SQLite's
-# busy handler sleep in growing steps (up to 100 ms) and miss the moment it frees; queueing them
-# on a process-wide lock first hands the write over at once and leaves SQLite to arbitrate
-# between processes only. The wait is bounded, after which SQLite's own busy timeout applies.
+# SQLite allows one writer at a time. Writers that wait for it inside SQLite's busy handler
+# sleep in growing steps (1, 2, 5, ... up to 100 ms) and miss the moment it frees, so under load
+# one process can starve for seconds while the other writes. Writers therefore queue first on
+# a process-wide lock (threads of one process) and then on an advisory file lock next to the
+# database (processes), both handed over the moment the holder commits; SQLite's own busy
+# handler then arbitrates only with writers outside this scheme. Both waits are bounded, after
+# which SQLite's busy timeout applies as before.
 _SQLITE_WRITER = threading.Lock()
 _SQLITE_WRITER_WAIT = 10.0
+_FILE_LOCK_WAIT = 30.0
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+# One descriptor per (process, lock file): flock locks belong to the open file description,
+# which a forked child would otherwise share with its parent.
+_LOCK_FDS: dict[tuple[int, str], int] = {}
+_LOCK_FDS_GUARD = threading.Lock()
+
+
+def _lock_fd(path: str) -> int | None:
+    key = (os.getpid(), path)
+    fd = _LOCK_FDS.get(key)
+    if fd is None:
+        with _LOCK_FDS_GUARD:
+            fd = _LOCK_FDS.get(key)
+            if fd is None:
+                try:
+                    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                except OSError:
+                    return None
+                _LOCK_FDS[key] = fd
+    return fd
+
+
+def _acquire_file_lock(fd: int) -> bool:
+    """flock(LOCK_EX) on fd, polling in steps of at most 1 ms for up to _FILE_LOCK_WAIT s."""
+    deadline = time.monotonic() + _FILE_LOCK_WAIT
+    pause = 0.0001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.001)
+        except OSError:
+            return False
 
 
 class _WriterCursor(sqlite3.Cursor):
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
-        self.connection._before_statement(sql)  # type: ignore[attr-defined]
-        return super().execute(sql, parameters)
+        connection = self.connection
+        connection._before_statement(sql)  # type: ignore[attr-defined]
+        try:
+            return super().execute(sql, parameters)
+        finally:
+            # An autocommit write is over when execute returns: hand the lock on at once.
+            if not connection.in_transaction:
+                connection._release_writer()  # type: ignore[attr-defined]
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
-        self.connection._before_statement(sql)  # type: ignore[attr-defined]
-        return super().executemany(sql, seq_of_parameters)
+        connection = self.connection
+        connection._before_statement(sql)  # type: ignore[attr-defined]
+        try:
+            return super().executemany(sql, seq_of_parameters)
+        finally:
+            if not connection.in_transaction:
+                connection._release_writer()  # type: ignore[attr-defined]
 
 
 class SerialisedWriterConnection(sqlite3.Connection):
-    """A SQLite connection whose write transactions queue on a per-process lock."""
+    """A SQLite connection whose write transactions queue on a per-process lock and, for a
+    database file, on an advisory lock file shared by every process using it."""
 
     _holds_writer = False
+    _held_fd: int | None = None
+    # Set when the connection is opened (file databases only).
+    writer_lock_path: str | None = None
 
     def cursor(self, factory: Any = _WriterCursor) -> sqlite3.Cursor:  # type: ignore[override]
         return super().cursor(factory)
@@ -82,8 +145,16 @@ class SerialisedWriterConnection(sqlite3.Connection):
         if self._holds_writer or not sql.lstrip()[:7].upper().startswith(_WRITE_VERBS):
             return
         self._holds_writer = _SQLITE_WRITER.acquire(timeout=_SQLITE_WRITER_WAIT)
+        if self._holds_writer and self.writer_lock_path:
+            fd = _lock_fd(self.writer_lock_path)
+            if fd is not None and _acquire_file_lock(fd):
+                self._held_fd = fd
 
     def _release_writer(self) -> None:
+        if self._held_fd is not None:
+            fd, self._held_fd = self._held_fd, None
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
         if self._holds_writer:
             self._holds_writer = False
             _SQLITE_WRITER.release()

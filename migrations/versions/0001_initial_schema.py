@@ -758,6 +758,11 @@ def upgrade():
         sa.PrimaryKeyConstraint("message_id", "order_id", name=op.f("pk_message_order")),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_message_order_dedupe_key")),
     )
+    with op.batch_alter_table("message_order", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_message_order_order_id"), ["order_id"], unique=False
+        )
+
     op.create_table(
         "status_link",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -815,6 +820,9 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_status_link_account_id"))
 
     op.drop_table("status_link")
+    with op.batch_alter_table("message_order", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_message_order_order_id"))
+
     op.drop_table("message_order")
     with op.batch_alter_table("message_attempt", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_message_attempt_message_id"))

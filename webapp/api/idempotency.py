@@ -13,7 +13,7 @@ from flask import Response, g, jsonify, request
 from webapp.api.errors import ApiError, error_response
 from webapp.api.models import IdempotencyRecord
 from webapp.extensions import db
-from webapp.tenancy import get_scoped
+from webapp.tenancy import scoped
 
 HEADER = "Idempotency-Key"
 _KEY_RE = re.compile(r"^[\x20-\x7e]{1,255}$")
@@ -59,12 +59,23 @@ class IdempotentCall:
         body = g.get("api_json_body")
         return cls(account_id, key, request_fingerprint(request.method, request.path, body))
 
-    def _stored(self) -> IdempotencyRecord | None:
+    def _stored(self) -> Any:
+        """The stored (request_hash, status_code, response) for this key, or None."""
         if self.key is None:
             return None
-        return get_scoped(IdempotencyRecord, self.account_id, key=self.key)
+        # Only the three columns a replay needs, not the ORM object: this runs on every call.
+        stmt = (
+            scoped(IdempotencyRecord, self.account_id)
+            .with_only_columns(
+                IdempotencyRecord.request_hash,
+                IdempotencyRecord.status_code,
+                IdempotencyRecord.response,
+            )
+            .where(IdempotencyRecord.key == self.key)
+        )
+        return db.session.execute(stmt).first()
 
-    def _replay(self, record: IdempotencyRecord) -> Response:
+    def _replay(self, record: Any) -> Response:
         if record.request_hash != self.fingerprint:
             raise ApiError(
                 422,

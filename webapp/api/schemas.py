@@ -69,7 +69,10 @@ class CustomerIn(Schema):
     notify_on_goods_receipt = fields.String(
         allow_none=True,
         validate=validate.OneOf(CHANNELS),
-        metadata={"description": "the customer's default for goods-receipt notices (email, sms, both, none)"},
+        metadata={
+            "description": "the customer's default for goods-receipt notices "
+            "(email, sms, both, none)"
+        },
     )
 
 
@@ -102,7 +105,10 @@ class OrderIn(Schema):
     notify_on_goods_receipt = fields.String(
         allow_none=True,
         validate=validate.OneOf(CHANNELS),
-        metadata={"description": "how the customer hears that the goods arrived; null: the customer's default"},
+        metadata={
+            "description": "how the customer hears that the goods arrived; "
+            "null: the customer's default"
+        },
     )
 
 

@@ -47,7 +47,8 @@ message_order = Table(
     "message_order",
     db.Model.metadata,
     Column("message_id", ForeignKey("message.id", ondelete="CASCADE"), primary_key=True),
-    Column("order_id", ForeignKey("order.id", ondelete="CASCADE"), primary_key=True),
+    # Indexed on its own: "the messages of this order" (order page, once-per-order checks).
+    Column("order_id", ForeignKey("order.id", ondelete="CASCADE"), primary_key=True, index=True),
     Column("event_id", ForeignKey("order_event.id", ondelete="SET NULL"), nullable=True),
     Column("dedupe_key", String(200), nullable=False, unique=True),
 )

@@ -53,9 +53,12 @@ def plan_messages_for_event(
 
 def cancel_messages_stopped_by(event: OrderEvent, order: Order, *, at: datetime) -> int:
     """Cancel waiting messages of this order whose rule lists the event as a stop event."""
-    # Filtered in Python: PostgreSQL's JSON type has no equality operator.
-    rules = list(db.session.execute(scoped(Rule, order.account_id)).scalars())
-    stopping = [r.id for r in rules if event.type in (r.stop_events or [])]
+    # Filtered in Python: PostgreSQL's JSON type has no equality operator. Only the two columns
+    # are read: loading whole rules decodes every JSON column of every rule, on every event.
+    stmt = scoped(Rule, order.account_id).with_only_columns(Rule.id, Rule.stop_events)
+    stopping = [
+        rule_id for rule_id, stops in db.session.execute(stmt) if event.type in (stops or [])
+    ]
     if not stopping:
         return 0
     result = db.session.execute(

@@ -350,15 +350,23 @@ def _lock_order(account_id: int, number: str) -> Order:
     """Load the order for a state change, holding its row lock until commit."""
     if not isinstance(number, str) or not NUMBER_RE.match(number):
         raise NotFound("Order")
-    if db.engine.dialect.name == "sqlite":
+    dialect = db.engine.dialect
+    if dialect.name == "sqlite":
         # SQLite has no row locks: taking the database write lock before reading the state
-        # makes read-check-write atomic against other writers (they wait on busy_timeout).
-        db.session.execute(
+        # makes read-check-write atomic against other writers (they wait for the lock). The
+        # UPDATE returns the row it locked (SQLite 3.35+), so no second statement reads it.
+        lock = (
             update(Order)
             .where(Order.account_id == account_id, Order.number == number)
             .values(updated_at=utcnow())
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
+        if dialect.update_returning:
+            order = db.session.execute(lock.returning(Order)).scalars().one_or_none()
+            if order is None:
+                raise NotFound("Order")
+            return order
+        db.session.execute(lock)
     stmt = (
         scoped(Order, account_id)
         .filter_by(number=number)
@@ -525,8 +533,10 @@ def record_event(
         state_before = order.state
         outcome = _classify(order, event_type)
         if outcome == "applied":
-            _apply_event(order, event_type, occurred_at, tracking, lines, delivery_date)
-            order.state = next_state(order.state, event_type) or order.state
+            # One UPDATE of the order at the next flush, not one per lazy load in between.
+            with db.session.no_autoflush:
+                _apply_event(order, event_type, occurred_at, tracking, lines, delivery_date)
+                order.state = next_state(order.state, event_type) or order.state
         payload: dict[str, Any] = {}
         if tracking is not None:
             payload["tracking"] = {k: v for k, v in tracking.items() if v is not None}
@@ -555,7 +565,15 @@ def record_event(
         result = EventOutcome(event=event, order=order, messages=messages)
         if before_commit is not None:
             before_commit(result)
-        db.session.commit()
+        session = db.session()
+        # The receivers of event_committed read what was just written (the messages' state
+        # and send time): kept, not expired, they cost no query to reload. Expired afterwards,
+        # as the commit would have done.
+        previous, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = previous
     except BaseException:
         db.session.rollback()
         raise
@@ -564,6 +582,8 @@ def record_event(
     except Exception:
         # The event and its messages are committed; the outbox sweep delivers them later.
         log.exception("an event_committed receiver failed for event %s", event.id)
+    finally:
+        db.session.expire_all()
     return result
 
 

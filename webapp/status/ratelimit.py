@@ -1,26 +1,51 @@
-"""A small fixed-window rate limiter on Redis (INCR + EXPIRE) for the public status pages."""
+"""A small fixed-window rate limiter on Redis for the public status pages (and the login)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask import Flask, current_app
+from redis import Redis
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 
 from webapp.queue import get_redis
 
 log = logging.getLogger(__name__)
 
+# INCR, and an expiry for a counter that has none (a new window), in one atomic step; then
+# the values of any further keys (KEYS[2..n]), so a caller can read what it needs in the same
+# round trip. A script rather than `EXPIRE ... NX` (Redis 7 only) keeps the limiter working on
+# Redis 6, and no counter can ever be left without its expiry.
+_HIT_LUA = """
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+local reply = {count, ttl}
+for i = 2, #KEYS do
+  reply[i + 1] = redis.call('GET', KEYS[i])
+end
+return reply
+"""
+_script: Script | None = None
+
 
 @dataclass(frozen=True)
 class RateResult:
-    """Whether a hit is allowed, and after how many seconds the window resets."""
+    """Whether a hit is allowed, after how many seconds the window resets, and the values of
+    the keys `hit(..., read=...)` asked for (None for an unset key; () without Redis)."""
 
     allowed: bool
     retry_after: int
+    values: tuple[bytes | None, ...] = ()
+    reachable: bool = True
 
 
 def register_rate_limit(app: Flask) -> None:
@@ -35,23 +60,36 @@ def register_rate_limit(app: Flask) -> None:
     app.config.setdefault("STATUS_RATE_NAMESPACE", secrets.token_hex(6) if app.testing else "")
 
 
-def hit(bucket: str, identity: str, limit: int, window: int, *, fail_open: bool) -> RateResult:
+def _run_script(client: Redis, keys: list[str], args: list[int]) -> list:
+    """EVALSHA of the hit script on `client` (redis-py loads it on a NOSCRIPT reply)."""
+    global _script
+    if _script is None:
+        _script = client.register_script(_HIT_LUA)
+    return _script(keys=keys, args=args, client=client)
+
+
+def hit(
+    bucket: str,
+    identity: str,
+    limit: int,
+    window: int,
+    *,
+    fail_open: bool,
+    read: Sequence[str] = (),
+) -> RateResult:
     """Count one hit of `identity` in `bucket`; allowed while at most `limit` per `window` s.
 
     When Redis is unreachable the hit is allowed if `fail_open` (reading a page must not
-    depend on Redis) and refused otherwise (guessing postcodes must stay limited).
+    depend on Redis) and refused otherwise (guessing postcodes must stay limited). `read`
+    names Redis keys whose values are fetched in the same round trip (`RateResult.values`).
     """
     digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
     namespace = current_app.config["STATUS_RATE_NAMESPACE"]
     key = f"statuslink:rl:{namespace}:{bucket}:{digest}"
     try:
-        # One round trip; no MULTI/EXEC needed: EXPIRE NX only ever sets the first expiry.
-        pipe = get_redis().pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, window, nx=True)
-        pipe.ttl(key)
-        count, _, ttl = pipe.execute()
+        count, ttl, *values = _run_script(get_redis(), [key, *read], [window])
     except RedisError as exc:
         log.warning("rate limiter unavailable (%s)", exc.__class__.__name__)
-        return RateResult(fail_open, window)
-    return RateResult(int(count) <= limit, max(int(ttl), 1))
+        return RateResult(fail_open, window, reachable=False)
+    values += [None] * (len(read) - len(values))  # Lua ends a reply at its first nil
+    return RateResult(int(count) <= limit, max(int(ttl), 1), tuple(values))

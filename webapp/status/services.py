@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.dates import format_date, format_time
 from babel.numbers import format_currency
 from flask import current_app, render_template
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, bindparam, func, or_, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.accounts.models import Account, Shop
@@ -105,6 +106,18 @@ def status_url(link: StatusLink, *, now: datetime | None = None) -> str:
     return f"{current_app.config['BASE_URL']}/s/{status_token(link, now=now)}"
 
 
+def _order_of_account(account_id: int, order_id: int) -> Order:
+    """The order `order_id` if it belongs to `account_id`, else NotFound.
+
+    By primary key, so an order the session already holds (the message planner's, inside the
+    event's transaction) costs no query; the account is checked as a scoped query would.
+    """
+    order = db.session.get(Order, order_id)
+    if order is None or order.account_id != account_id:
+        raise NotFound("Order")
+    return order
+
+
 def mint_status_link(
     account_id: int,
     order_id: int,
@@ -119,7 +132,7 @@ def mint_status_link(
     Commits, unless `commit=False` (then only flushes, so a caller such as the message planner
     can keep the link in its own transaction). Raises NotFound for an order of another account.
     """
-    order = get_scoped_or_raise(Order, account_id, id=order_id)
+    order = _order_of_account(account_id, order_id)
     now = now or utcnow()
     link = StatusLink(
         account_id=account_id,
@@ -148,7 +161,7 @@ def mint_link_for_message(message: Message) -> str | None:
     """
     if message.order_id is None:
         return None
-    order = get_scoped_or_raise(Order, message.account_id, id=message.order_id)
+    order = _order_of_account(message.account_id, message.order_id)
     if order.shop.is_amazon:
         return None
     if message.id is None:
@@ -170,19 +183,31 @@ def link_state(link: StatusLink, *, now: datetime | None = None) -> str:
     return "active"
 
 
+def verified_link_id(token: str) -> str | None:
+    """The random link id a genuine token carries, or None for anything else.
+
+    Only an HMAC: forged, truncated, wrong-salt and rotated-out tokens never reach the
+    database (or the page cache).
+    """
+    if len(token) > _MAX_TOKEN_LENGTH:
+        return None
+    try:
+        link_id = unsign(STATUS_LINK, token)
+    except BadSignature:
+        return None
+    if not isinstance(link_id, str) or not _LINK_ID_RE.match(link_id):
+        return None
+    return link_id
+
+
 def resolve_status_token(token: str, *, now: datetime | None = None) -> StatusOutcome:
     """Check a token's signature, then find its link and say whether it may be opened.
 
     The signature is verified before any database query, so forged, truncated, wrong-salt and
     rotated-out tokens cost nothing but an HMAC. Commits nothing.
     """
-    if len(token) > _MAX_TOKEN_LENGTH:
-        return StatusOutcome("not_found")
-    try:
-        link_id = unsign(STATUS_LINK, token)
-    except BadSignature:
-        return StatusOutcome("not_found")
-    if not isinstance(link_id, str) or not _LINK_ID_RE.match(link_id):
+    link_id = verified_link_id(token)
+    if link_id is None:
         return StatusOutcome("not_found")
     # The one lookup not scoped to an account: the signed random id is what names the account.
     link = db.session.execute(
@@ -196,30 +221,79 @@ def resolve_status_token(token: str, *, now: datetime | None = None) -> StatusOu
     return StatusOutcome("ok", link)
 
 
-def record_open(link: StatusLink, *, now: datetime | None = None) -> bool:
-    """Count one opening of a link (first/last opened, count). Commits.
-
-    Returns False when the link reached its use limit in the meantime: the count is raised
-    with a conditional UPDATE, so two simultaneous opens cannot both take the last use.
-    """
-    now = now or utcnow()
-    # One statement: first_opened_at is set only while still empty (COALESCE keeps the first).
-    stmt = (
-        update(StatusLink)
-        .where(StatusLink.id == link.id, StatusLink.account_id == link.account_id)
-        .values(
-            open_count=StatusLink.open_count + 1,
-            last_opened_at=now,
-            first_opened_at=func.coalesce(StatusLink.first_opened_at, now),
-        )
-        .execution_options(synchronize_session=False)
+# Counting an open: one conditional UPDATE that is also the check that the link may be opened
+# (below its use limit; for open_link also not revoked and not expired), so two simultaneous
+# opens cannot both take the last use and a revoked link counts nothing. Built once.
+_OPEN_NOW = bindparam("open_now", type_=StatusLink.__table__.c.last_opened_at.type)
+_COUNT_OPEN = (
+    update(StatusLink)
+    .where(
+        StatusLink.link_id == bindparam("open_link_id"),
+        or_(StatusLink.max_opens.is_(None), StatusLink.open_count < StatusLink.max_opens),
     )
-    if link.max_opens is not None:
-        stmt = stmt.where(StatusLink.open_count < link.max_opens)
-    result = cast(CursorResult, db.session.execute(stmt))
-    counted = result.rowcount
-    db.session.commit()
-    return bool(counted)
+    .values(
+        open_count=StatusLink.open_count + 1,
+        last_opened_at=_OPEN_NOW,
+        # first_opened_at is set only while still empty (COALESCE keeps the first).
+        first_opened_at=func.coalesce(StatusLink.first_opened_at, _OPEN_NOW),
+    )
+    .execution_options(synchronize_session=False)
+)
+_OPEN_LINK = _COUNT_OPEN.where(StatusLink.revoked_at.is_(None), StatusLink.expires_at > _OPEN_NOW)
+# On PostgreSQL the statement also switches its own transaction to asynchronous commit (a
+# SET LOCAL inside the one statement): counting an open then costs no wait for the WAL flush
+# (~3 ms per view on a small server, which capped the page at a few hundred views a second).
+# A database crash may lose the opens of its last fraction of a second; nothing else changes.
+_ASYNC_COMMIT = func.set_config("synchronous_commit", "off", True).is_not(None)
+# (any database, PostgreSQL) for counting an open of a resolved link / of a link by its id
+_COUNT_STATEMENTS = (_COUNT_OPEN, _COUNT_OPEN.where(_ASYNC_COMMIT))
+_OPEN_STATEMENTS = (_OPEN_LINK, _OPEN_LINK.where(_ASYNC_COMMIT))
+
+
+def _autocommit_engine() -> Engine:
+    """The app's engine in autocommit mode (same pool), made once per app."""
+    engine = db.engine
+    autocommit: Engine | None = current_app.extensions.get("statuslink.autocommit_engine")
+    if autocommit is None or autocommit.pool is not engine.pool:
+        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        current_app.extensions["statuslink.autocommit_engine"] = autocommit
+    return autocommit
+
+
+def _count_open(statements: tuple[Any, Any], link_id: str, now: datetime | None) -> bool:
+    params = {"open_link_id": link_id, "open_now": now or utcnow()}
+    statement = statements[1] if db.engine.dialect.name == "postgresql" else statements[0]
+    if db.session().in_transaction():
+        # The session holds a connection already: a second one per request could exhaust the
+        # pool under load (every thread holding one, waiting for another).
+        counted = cast(CursorResult, db.session.execute(statement, params)).rowcount
+        db.session.commit()
+    else:
+        # Nothing read yet (a cached page): the statement runs on a bare connection in
+        # autocommit mode, its own transaction, so SQLite's write lock (and the writer queue
+        # in extensions.py) is held for that statement only, and PostgreSQL needs no BEGIN and
+        # COMMIT round trips.
+        with _autocommit_engine().connect() as connection:
+            counted = connection.execute(statement, params).rowcount
+    return counted == 1
+
+
+def open_link(link_id: str, *, now: datetime | None = None) -> bool:
+    """Count one opening of the link with this random id, if it may be opened now. Commits
+    (the request's session too, when it has read something).
+
+    Returns False, counting nothing, when the link is unknown, revoked, expired or at its use
+    limit (the caller then finds out which, e.g. with resolve_status_token).
+    """
+    return _count_open(_OPEN_STATEMENTS, link_id, now)
+
+
+def record_open(link: StatusLink, *, now: datetime | None = None) -> bool:
+    """Count one opening of a link already resolved (first/last opened, count). Commits.
+
+    Returns False when the link reached its use limit in the meantime.
+    """
+    return _count_open(_COUNT_STATEMENTS, link.link_id, now)
 
 
 def get_order_for_link(link: StatusLink) -> Order:
@@ -244,6 +318,11 @@ def get_order_for_page(link: StatusLink) -> Order:
     if order is None:
         raise NotFound("Order")
     return order
+
+
+def get_account_for_page(link: StatusLink) -> Account | None:
+    """The link's account (its time zone and default language shape the page)."""
+    return db.session.get(Account, link.account_id)
 
 
 def links_for_order(account_id: int, order_id: int) -> list[StatusLink]:
@@ -408,6 +487,31 @@ def update_customer_preferences(
     return customer
 
 
+# --- form tokens ---------------------------------------------------------------------------
+
+# The forms on a link's pages (preferences, fallback) carry a token signed for that link: a
+# page of another link, another site or a forged one cannot post them. Bound to the link
+# rather than to a session, the pages set no cookie and can be cached.
+STATUS_FORM = "status-form"
+
+
+def form_token(link_id: str, *, now: datetime | None = None) -> str:
+    """The token the forms of this link's pages carry."""
+    return sign(STATUS_FORM, link_id, now=now)
+
+
+def form_token_valid(link_id: str, token: str | None, *, now: datetime | None = None) -> bool:
+    """Whether `token` is this link's form token (and younger than WTF_CSRF_TIME_LIMIT)."""
+    if not token or len(token) > _MAX_TOKEN_LENGTH:
+        return False
+    limit = current_app.config.get("WTF_CSRF_TIME_LIMIT")
+    try:
+        value = unsign(STATUS_FORM, token, max_age=int(limit) if limit else None, now=now)
+    except BadSignature:  # SignatureExpired included
+        return False
+    return isinstance(value, str) and hmac.compare_digest(value.encode(), link_id.encode())
+
+
 # --- documents -----------------------------------------------------------------------------
 
 
@@ -466,9 +570,15 @@ def section_flags(shop: Shop) -> dict[str, bool]:
     return {key: settings.get(key, True) is not False for key in SECTIONS}
 
 
-def choose_language(order: Order, requested: str | None = None) -> str:
-    """The page language: `requested` (the customer's switch), customer, shop, account, en."""
-    account = db.session.get(Account, order.account_id)
+def choose_language(
+    order: Order, requested: str | None = None, *, account: Account | None = None
+) -> str:
+    """The page language: `requested` (the customer's switch), customer, shop, account, en.
+
+    `account`, when the caller already loaded it, must be the order's account.
+    """
+    if account is None or account.id != order.account_id:
+        account = db.session.get(Account, order.account_id)
     for candidate in (
         requested,
         order.customer.language,
@@ -481,8 +591,9 @@ def choose_language(order: Order, requested: str | None = None) -> str:
     return "en"
 
 
-def _zone(account_id: int) -> ZoneInfo:
-    account = db.session.get(Account, account_id)
+def _zone(account_id: int, account: Account | None = None) -> ZoneInfo:
+    if account is None or account.id != account_id:
+        account = db.session.get(Account, account_id)
     try:
         return ZoneInfo(account.timezone if account else "UTC")
     except (ZoneInfoNotFoundError, ValueError):
@@ -635,12 +746,14 @@ def build_status_view(
     link: StatusLink | None = None,
     now: datetime | None = None,
     order: Order | None = None,
+    account: Account | None = None,
 ) -> StatusView:
     """The localised read model of one order's status page. Reads only.
 
     With `link`, documents get short-lived download tokens bound to it; without (the status
-    file), documents are listed by name only. `order`, when the caller already loaded it
-    (get_order_for_page), must be the order `order_id` of `account_id`.
+    file), documents are listed by name only. `order` and `account`, when the caller already
+    loaded them (get_order_for_page), must be the order `order_id` of `account_id` and that
+    account.
     """
     if order is None or order.id != order_id or order.account_id != account_id:
         order = get_scoped_or_raise(Order, account_id, id=order_id)
@@ -649,7 +762,7 @@ def build_status_view(
     now = now or utcnow()
     lang = language if language in SUPPORTED_LANGUAGES else "en"
     t = texts_for(lang)
-    zone = _zone(account_id)
+    zone = _zone(account_id, account)
     sections = section_flags(shop)
 
     def when(value: datetime) -> str:

@@ -9,6 +9,7 @@ from flask import (
     Flask,
     Response,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -19,12 +20,25 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from webapp.config import SUPPORTED_LANGUAGES
+from webapp.extensions import csrf, db
 from webapp.status import services
+from webapp.status.pagecache import (
+    CacheSlot,
+    cache_seconds,
+    cached_page,
+    generation_key,
+    new_generation,
+    page_key,
+    store_page,
+)
 from webapp.status.ratelimit import hit
 from webapp.status.texts import LANGUAGE_NAMES, texts_for
 from webapp.tenancy import NotFound
 
 bp = Blueprint("status", __name__)
+# The forms of these pages carry a token signed for their link instead of the session-bound
+# one (checked by _check_form_token): the pages set no cookie, and can be cached.
+csrf.exempt(bp)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -78,9 +92,23 @@ def _not_found():
 def _gone(token: str, link, reason: str, *, error: bool = False, status: int = 410):
     view = services.build_gone_view(link, reason, _requested_language())
     return (
-        render_template("status/gone.html", v=view, token=token, error=error),
+        render_template(
+            "status/gone.html",
+            v=view,
+            token=token,
+            error=error,
+            form_token=services.form_token(link.link_id),
+        ),
         status,
     )
+
+
+def _check_form_token(link_id: str) -> None:
+    """Refuse a form post without this link's form token (CSRF), before anything else."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    if not services.form_token_valid(link_id, request.form.get("csrf_token")):
+        raise CSRFError("The form token is missing, invalid or expired.")
 
 
 def _client() -> str:
@@ -92,15 +120,24 @@ def _rate_limit():
     if request.endpoint == "status.theme":
         return None
     config = current_app.config
+    # A page view also reads the page cache, in the same round trip as the limiter.
+    slot_key = None
+    if request.endpoint == "status.page" and cache_seconds() > 0 and request.view_args:
+        slot_key = page_key(str(request.view_args.get("token", "")), _requested_language())
     result = hit(
         "page",
         _client(),
         int(config["STATUS_RATE_LIMIT"]),
         int(config["STATUS_RATE_WINDOW"]),
         fail_open=True,
+        read=(generation_key(), slot_key) if slot_key else (),
     )
     if not result.allowed:
         return _too_many(result.retry_after)
+    if slot_key and result.reachable:
+        generation, stored = result.values
+        g.status_page_slot = CacheSlot(slot_key, generation or b"0")
+        g.status_page_cached = cached_page(stored, generation or b"0")
     return None
 
 
@@ -134,43 +171,74 @@ def _http_error(exc: HTTPException):
 @bp.get("/s/<token>")
 def page(token: str):
     """The status page; each view counts as one open of the link."""
+    # HEAD (link checkers, previews) shows the page's status without using up an open.
+    counted = request.method != "HEAD"
+    link_id = services.verified_link_id(token)
+    if link_id is None:
+        return _not_found()
+    cached = g.get("status_page_cached")
+    if cached is not None:
+        # One statement both checks the link (not revoked, not expired, below its use limit)
+        # and counts the open; when it may not be opened, the full path below says why.
+        if counted and services.open_link(link_id):
+            return _html_response(cached)
+        if not counted and services.resolve_status_token(token).ok:
+            return _html_response(cached)
     outcome = services.resolve_status_token(token)
     if outcome.kind == "not_found" or outcome.link is None:
         return _not_found()
     link = outcome.link
     if outcome.kind == "gone":
         return _gone(token, link, outcome.reason or "expired")
-    # The read model is built before the open is recorded: the commit would expire every
-    # loaded row, and reading first keeps the write transaction down to one UPDATE.
-    view = _page_view(link)
-    # HEAD (link checkers, previews) shows the page's status without using up an open.
-    if request.method != "HEAD" and not services.record_open(link):
+    # The page is built before the open is counted, so a page that fails to build does not
+    # use up an open.
+    html = _page_html(token, link)
+    # What the page needed is read: handing the session's connection back lets the open be
+    # counted on a bare connection (no session commit, which would expire every loaded row).
+    db.session.close()
+    if counted and not services.open_link(link_id):
         return _gone(token, link, "used_up")
-    return _render_view(token, view)
+    slot = g.get("status_page_slot")
+    if slot is not None:
+        store_page(slot, html)
+    return _html_response(html)
+
+
+def _html_response(html: str | bytes) -> Response:
+    return Response(html, mimetype="text/html")
 
 
 def _page_view(link) -> services.StatusView:
     order = services.get_order_for_page(link)
-    language = services.choose_language(order, _requested_language())
+    account = services.get_account_for_page(link)
+    language = services.choose_language(order, _requested_language(), account=account)
     return services.build_status_view(
-        link.account_id, link.order_id, language, link=link, order=order
+        link.account_id, link.order_id, language, link=link, order=order, account=account
     )
 
 
-def _render_view(token: str, view, *, saved: bool = False, invalid: bool = False, status=200):
-    return (
-        render_template("status/page.html", v=view, token=token, saved=saved, invalid=invalid),
-        status,
+def _page_html(token: str, link, *, saved: bool = False, invalid: bool = False) -> str:
+    return render_template(
+        "status/page.html",
+        v=_page_view(link),
+        token=token,
+        saved=saved,
+        invalid=invalid,
+        form_token=services.form_token(link.link_id),
     )
 
 
 def _render_page(token: str, link, *, saved: bool = False, invalid: bool = False, status=200):
-    return _render_view(token, _page_view(link), saved=saved, invalid=invalid, status=status)
+    return _page_html(token, link, saved=saved, invalid=invalid), status
 
 
 @bp.post("/s/<token>/preferences")
 def preferences(token: str):
     """Save the customer's choice of optional messages and channel from the page."""
+    link_id = services.verified_link_id(token)
+    if link_id is None:
+        return _not_found()
+    _check_form_token(link_id)
     outcome = services.resolve_status_token(token)
     if outcome.kind == "not_found" or outcome.link is None:
         return _not_found()
@@ -185,12 +253,18 @@ def preferences(token: str):
         )
     except services.PreferenceError:
         return _render_page(token, outcome.link, invalid=True, status=400)
+    # Every process shows the change from now on, not when its cached page expires.
+    new_generation()
     return _render_page(token, outcome.link, saved=True)
 
 
 @bp.post("/s/<token>/continue")
 def fallback(token: str):
     """Order number + postcode/e-mail on a gone link: a fresh link on a match."""
+    link_id = services.verified_link_id(token)
+    if link_id is None:
+        return _not_found()
+    _check_form_token(link_id)
     outcome = services.resolve_status_token(token)
     if outcome.kind == "not_found" or outcome.link is None:
         return _not_found()

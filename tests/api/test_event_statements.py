@@ -1,0 +1,103 @@
+"""How many SQL statements one POST /events costs: a regression guard, not a timing test.
+
+On SQLite the statements of the event's transaction run while the database's single write
+lock is held, so their number bounds how many events per second the API can take at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.notifications.models import Message
+from webapp.orders.models import OrderEvent
+
+SHIPPED = {"type": "shipped", "tracking": {"carrier": "DHL", "number": "JJD000111222333"}}
+# Measured: 22 for a first `shipped` that plans a message (key, idempotency check, order with
+# account, the locking read, classification, items, event, planning: stop rules, rules,
+# dedupe, once-per-order, sender, savepoint, message, message_order, status link, the message's
+# status URL, idempotency record), 11 for a repeat and 2 for a replay. One spare each; the
+# path took 27 and 12 before it was trimmed.
+MAX_FIRST = 23
+MAX_REPEATED = 12
+MAX_REPLAYED = 2
+
+
+@contextmanager
+def counted_statements() -> Iterator[list[str]]:
+    """Every SQL statement the engine runs inside the block."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+
+
+@pytest.fixture()
+def with_rules(tenant):
+    """The tenant with the default templates and rules (a `shipped` plans an e-mail)."""
+    from webapp.message_templates.services import install_default_templates
+    from webapp.notifications.defaults import install_default_rules
+
+    install_default_templates(tenant.account)
+    install_default_rules(tenant.account)
+    return tenant
+
+
+def _post(api, number: str, key: str):
+    return api.event(number, SHIPPED, headers={"Idempotency-Key": key})
+
+
+def _count(model) -> int:
+    return db.session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_statements_per_event_stay_bounded(api, with_rules):
+    api.create_order(number="Q-1")
+
+    with counted_statements() as first:
+        response = _post(api, "Q-1", "k-1")
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["event"]["outcome"] == "applied"
+    assert _count(Message) == 1
+    assert len(first) <= MAX_FIRST, "\n".join(first)
+
+    with counted_statements() as repeated:
+        response = _post(api, "Q-1", "k-2")
+    assert response.status_code == 202
+    assert response.get_json()["event"]["outcome"] == "repeated"
+    assert _count(Message) == 1
+    assert len(repeated) <= MAX_REPEATED, "\n".join(repeated)
+
+    with counted_statements() as replayed:
+        response = _post(api, "Q-1", "k-2")
+    assert response.headers.get("Idempotent-Replayed") == "true"
+    assert _count(OrderEvent) == 2
+    assert len(replayed) <= MAX_REPLAYED, "\n".join(replayed)
+
+
+def test_once_per_order_check_reads_the_orders_messages_only(api, with_rules):
+    """The once-per-order check asks for one order's messages, whatever else the account has."""
+    for n in range(3):
+        api.create_order(number=f"M-{n}")
+        assert _post(api, f"M-{n}", f"m-{n}").status_code == 202
+    api.create_order(number="M-last")
+    with counted_statements() as statements:
+        assert _post(api, "M-last", "m-last").status_code == 202
+    checks = [s for s in statements if "message.account_id + " in s]
+    assert checks, "no once-per-order check ran"
+    for check in checks:
+        # Looked up by the order (its own messages or those joined to it), never by scanning
+        # the account's messages for a purpose and state.
+        assert "message.order_id =" in check and "message_order.order_id =" in check
+        assert "message.purpose" not in check.split("WHERE", 1)[1]
