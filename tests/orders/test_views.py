@@ -320,7 +320,7 @@ def test_goods_receipt_choice_per_order_and_as_customer_default(client, auth, db
     assert order.customer.notify_on_goods_receipt == "email"
     # The other order of the same customer now offers that default.
     other = client.get("/orders/1002").get_data(as_text=True)
-    assert "Customer&#39;s default (By e-mail)" in other
+    assert "Customer&#39;s default: By e-mail" in other
 
     # Back to the customer's default; "remember" must not erase the customer's choice.
     data = {"csrf_token": token, "channel": "", "remember": "y"}

@@ -170,13 +170,13 @@ class GoodsReceiptForm(FlaskForm):
     def __init__(self, *args: Any, customer_default: str | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         default = (
-            gettext(GOODS_RECEIPT_LABELS[customer_default])
-            if customer_default in GOODS_RECEIPT_LABELS
-            else gettext("by the customer's channel")
+            gettext("Customer's default: %(choice)s", choice=gettext(label))
+            if (label := GOODS_RECEIPT_LABELS.get(customer_default or ""))
+            else gettext("The customer's usual channel")
         )
-        self.channel.choices = [
-            ("", gettext("Customer's default (%(choice)s)", choice=default))
-        ] + [(value, gettext(label)) for value, label in GOODS_RECEIPT_LABELS.items()]
+        self.channel.choices = [("", default)] + [
+            (value, gettext(label)) for value, label in GOODS_RECEIPT_LABELS.items()
+        ]
 
     def validate_channel(self, field: SelectField) -> None:
         if field.data and field.data not in GOODS_RECEIPT_LABELS:
