@@ -84,6 +84,8 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "statuslink"),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "STATUS_LINK_DAYS": _env_int("STATUS_LINK_DAYS", 90),
+        # How long a rendered status page is shared from Redis (0 switches the cache off).
+        "STATUS_PAGE_CACHE_SECONDS": _env_int("STATUS_PAGE_CACHE_SECONDS", 10),
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers to trust
         # (client address for rate limits, scheme and host for URLs); 0 trusts none.
         "PROXY_FIX": _env_int("PROXY_FIX", 0),
