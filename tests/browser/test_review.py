@@ -27,7 +27,15 @@ def problems(page: Page) -> list[str]:
     found: list[str] = []
     page.on("console", lambda msg: found.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: found.append(str(exc)))
-    page.on("requestfailed", lambda req: found.append(f"failed: {req.url}"))
+    # A request the browser aborts because the page navigated on is not a failure.
+    page.on(
+        "requestfailed",
+        lambda req: (
+            found.append(f"failed: {req.url} ({req.failure})")
+            if req.failure != "net::ERR_ABORTED"
+            else None
+        ),
+    )
     return found
 
 
