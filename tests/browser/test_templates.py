@@ -37,6 +37,8 @@ def test_edit_template_and_see_preview_change(page: Page, live_server: str, tena
     page.get_by_label("Password").press("Enter")
     page.get_by_role("link", name="Templates").click()
     page.get_by_role("link", name="Shipping confirmation").click()
+    # The pickers submit themselves once app.js has loaded; wait for it, as a user would.
+    page.wait_for_load_state("load")
     page.locator("#pick-language").select_option("en")
     expect(page).to_have_url(re.compile(r"language=en"))
     expect(page.locator("#preview-subject")).to_have_text("Your order SL-10042 is on its way")

@@ -228,6 +228,9 @@ def test_prepayment_reminders_at_their_times_at_most_n_and_none_after_payment(
         assert wait_until(lambda: _waiting(engine_ready, "P-PAID"), 10), worker.output()
         event(engine_ready, "P-PAID", "payment_received")
         for n, day in ((2, 5), (3, 8)):
+            # Move the clock only once the worker has planned the next reminder (it plans it
+            # from the time the previous one went out).
+            assert wait_until(lambda: _waiting(engine_ready, "P-MAX"), 10), worker.output()
             clock.set(start + timedelta(days=day) - timedelta(minutes=1))
             wait_until(lambda: False, 1)
             assert received("max@example.org") == n - 1  # every Y days, not earlier
