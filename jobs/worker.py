@@ -41,18 +41,11 @@ class AppContextJob(Job):
                 db.session.remove()
 
 
-# Intervals of periodic jobs whose config key the app does not set.
-PERIODIC_DEFAULTS: dict[str, float] = {"IMPORT_SWEEP_SECONDS": 60}
-
-
 def periodic_jobs(app: Flask) -> list[tuple[str, float]]:
     """PERIODIC_JOBS with every interval resolved to seconds from the app's config."""
     out = []
     for path, interval in PERIODIC_JOBS:
-        if isinstance(interval, str):
-            seconds = float(app.config.get(interval, PERIODIC_DEFAULTS.get(interval, 5)))
-        else:
-            seconds = interval
+        seconds = float(app.config.get(interval, 5)) if isinstance(interval, str) else interval
         out.append((path, max(0.1, float(seconds))))
     return out
 

@@ -6,13 +6,10 @@ lock is held, so their number bounds how many events per second the API can take
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
+from tests.support.sql import counted_statements
 from webapp.extensions import db
 from webapp.notifications.models import Message
 from webapp.orders.models import OrderEvent
@@ -26,21 +23,6 @@ SHIPPED = {"type": "shipped", "tracking": {"carrier": "DHL", "number": "JJD00011
 MAX_FIRST = 23
 MAX_REPEATED = 12
 MAX_REPLAYED = 2
-
-
-@contextmanager
-def counted_statements() -> Iterator[list[str]]:
-    """Every SQL statement the engine runs inside the block."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", record)
 
 
 @pytest.fixture()

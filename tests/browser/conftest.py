@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from playwright.sync_api import Page
 from werkzeug.serving import make_server
 
 from tests.support.services import free_port
@@ -65,3 +66,26 @@ def live_server(app: Flask) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture()
+def problems(page: Page) -> list[str]:
+    """What went wrong on the page: console errors (CSP violations show up here), uncaught
+    script errors and failed requests. Collected as the journey runs; tests assert it is empty.
+    """
+    found: list[str] = []
+
+    def on_console(msg) -> None:
+        # A form with errors answers 422 on purpose; Chromium logs that, it is not a problem.
+        if msg.type == "error" and "status of 422" not in msg.text:
+            found.append(msg.text)
+
+    def on_request_failed(request) -> None:
+        # A request the browser aborts because the page navigated on is not a failure.
+        if request.failure != "net::ERR_ABORTED":
+            found.append(f"failed: {request.url} ({request.failure})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: found.append(str(exc)))
+    page.on("requestfailed", on_request_failed)
+    return found

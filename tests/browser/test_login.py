@@ -15,24 +15,6 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
-@pytest.fixture()
-def problems(page: Page) -> list[str]:
-    """Console errors (CSP violations show up here) and failed requests of the page."""
-    found: list[str] = []
-    page.on("console", lambda msg: found.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: found.append(str(exc)))
-    # A request the browser aborts because the page navigated on is not a failure.
-    page.on(
-        "requestfailed",
-        lambda req: (
-            found.append(f"failed: {req.url} ({req.failure})")
-            if req.failure != "net::ERR_ABORTED"
-            else None
-        ),
-    )
-    return found
-
-
 def test_login_dashboard_language_logout(page: Page, live_server: str, tenant, problems):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 

@@ -21,24 +21,6 @@ engine_ready = outbox.engine_ready
 fast_delivery = outbox.fast_delivery
 
 
-@pytest.fixture()
-def problems(page: Page) -> list[str]:
-    """Console errors (CSP violations show up here) and failed requests of the page."""
-    found: list[str] = []
-    page.on("console", lambda msg: found.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: found.append(str(exc)))
-    # A request the browser aborts because the page navigated on is not a failure.
-    page.on(
-        "requestfailed",
-        lambda req: (
-            found.append(f"failed: {req.url} ({req.failure})")
-            if req.failure != "net::ERR_ABORTED"
-            else None
-        ),
-    )
-    return found
-
-
 def _login(page: Page, live_server: str) -> None:
     page.goto(live_server + "/login")
     page.get_by_label("E-mail").fill("owner@acme.example")

@@ -19,22 +19,6 @@ fast_delivery = outbox.fast_delivery
 PHONE = {"width": 375, "height": 740}
 
 
-@pytest.fixture()
-def problems(page: Page) -> list[str]:
-    found: list[str] = []
-    # A form with errors answers 422 on purpose; Chromium logs that, it is not a problem.
-    page.on(
-        "console",
-        lambda msg: (
-            found.append(msg.text)
-            if msg.type == "error" and "status of 422" not in msg.text
-            else None
-        ),
-    )
-    page.on("pageerror", lambda exc: found.append(str(exc)))
-    return found
-
-
 def _fits_the_screen(page: Page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"page is {width}px wide"

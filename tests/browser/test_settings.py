@@ -23,22 +23,6 @@ def smtp_server():
     server.stop()
 
 
-@pytest.fixture()
-def problems(page: Page) -> list[str]:
-    found: list[str] = []
-    # A form with errors answers 422 on purpose; Chromium logs that, it is not a problem.
-    page.on(
-        "console",
-        lambda msg: (
-            found.append(msg.text)
-            if msg.type == "error" and "status of 422" not in msg.text
-            else None
-        ),
-    )
-    page.on("pageerror", lambda exc: found.append(str(exc)))
-    return found
-
-
 def test_shop_with_smtp_sender_test_connection_and_test_mail(
     page: Page, live_server: str, tenant, smtp_server, problems
 ):

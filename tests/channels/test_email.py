@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.smtp import RecordingSMTP
-from webapp.accounts.services import create_sender_account
 from webapp.channels.email import (
     HeaderInjection,
     OutgoingEmail,
@@ -33,20 +31,6 @@ def _email(**overrides) -> OutgoingEmail:
     }
     values.update(overrides)
     return OutgoingEmail(**values)
-
-
-@pytest.fixture()
-def server():
-    smtp = RecordingSMTP().start()
-    yield smtp
-    smtp.stop()
-
-
-@pytest.fixture()
-def sender(tenant, server):
-    return create_sender_account(
-        tenant.account, "Test", smtp_url=server.url, from_email="shop@acme.example"
-    )
 
 
 def test_message_id_is_stable_and_names_the_host():

@@ -4,24 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.smtp import RecordingSMTP
-from webapp.accounts.services import create_sender_account
 from webapp.channels import email as email_channel
 from webapp.channels.email import OutgoingEmail, SmtpSession, message_id_for
-
-
-@pytest.fixture()
-def server():
-    smtp = RecordingSMTP().start()
-    yield smtp
-    smtp.stop()
-
-
-@pytest.fixture()
-def sender(tenant, server):
-    return create_sender_account(
-        tenant.account, "Test", smtp_url=server.url, from_email="shop@acme.example"
-    )
 
 
 @pytest.fixture()

@@ -8,7 +8,6 @@ import threading
 
 import pytest
 
-from tests.support.smtp import RecordingSMTP
 from webapp.accounts.services import create_sender_account, send_test_mail, test_sender_connection
 from webapp.channels.email import OutgoingEmail, PermanentFailure, SmtpSession
 from webapp.extensions import db
@@ -23,20 +22,6 @@ def _email() -> OutgoingEmail:
         to_name=None,
         subject="Hallo",
         text="Hallo",
-    )
-
-
-@pytest.fixture()
-def server():
-    smtp = RecordingSMTP().start()
-    yield smtp
-    smtp.stop()
-
-
-@pytest.fixture()
-def sender(tenant, server):
-    return create_sender_account(
-        tenant.account, "Loopback", smtp_url=server.url, from_email="shop@acme.example"
     )
 
 

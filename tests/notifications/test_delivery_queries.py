@@ -3,13 +3,10 @@ hold mid-batch, and one SMTP connection per sender account for a whole run."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 
 from tests.support.outbox import event, messages, place_order
+from tests.support.sql import counted_statements
 from webapp.extensions import db
 from webapp.notifications.delivery import deliver_due_messages
 from webapp.notifications.models import Message, MessageAttempt
@@ -19,21 +16,6 @@ from webapp.notifications.models import Message, MessageAttempt
 # for one more without letting the path slide back towards the ~20 it once took.
 MAX_STATEMENTS_PER_MESSAGE = 7
 BATCH = 20
-
-
-@contextmanager
-def counted_statements() -> Iterator[list[str]]:
-    """Every SQL statement the engine runs inside the block (transaction control excluded)."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", record)
 
 
 def _plan(tenant, count: int, prefix: str) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tests.notifications.test_delivery_queries import counted_statements
 from tests.support.outbox import attach_pdf, event, messages, place_order
+from tests.support.sql import counted_statements
 from webapp.config import SUPPORTED_LANGUAGES
 from webapp.extensions import db
 from webapp.message_templates import renderer, services

@@ -8,16 +8,14 @@ language must never be served for another.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis import Redis
-from sqlalchemy import event as sa_event
 
 from tests.status.conftest import make_order
 from tests.support.html import csrf_token
+from tests.support.sql import counted_statements
 from webapp.extensions import db
 from webapp.queue import get_redis
 from webapp.status import services
@@ -32,20 +30,6 @@ STATEMENTS_CACHED = 1
 
 def path_of(url: str) -> str:
     return url.replace("http://statuslink.test", "")
-
-
-@contextmanager
-def counted_statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", record)
 
 
 @pytest.fixture()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.status.conftest import make_order
+from tests.support.sql import counted_statements
 from webapp.extensions import db
 from webapp.signing import STATUS_DOCUMENT, sign
 from webapp.status import services
@@ -62,17 +63,8 @@ def test_valid_token_resolves(app, tenant, order_set):
 )
 def test_forged_tokens_are_not_found_without_a_query(app, tenant, order_set, mangle):
     _, url = services.mint_status_link(tenant.account.id, order_set.order.id)
-    statements: list[str] = []
-    from sqlalchemy import event
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with counted_statements() as statements:
         outcome = services.resolve_status_token(mangle(_token(url)))
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert outcome.kind == "not_found"
     assert statements == []
 

@@ -2,8 +2,9 @@
 
 A status page is read far more often than its order changes, and building it (order, items,
 documents, events, localisation, template) costs milliseconds, so the rendered HTML of a
-link's page is kept in Redis for `STATUS_PAGE_CACHE_SECONDS` (10 s by default; 0 switches the
-cache off). It is read in the rate limiter's round trip, so a cached view costs no extra one.
+link's page is kept in Redis for `STATUS_PAGE_CACHE_SECONDS` (10 s by default, see config.py;
+0 switches the cache off). It is read in the rate limiter's round trip, so a cached view costs
+no extra one.
 
 What the cache never skips: the token's signature, the link's state (revoked, expired, use
 limit; checked in the database by the statement that counts the open) and the rate limit.
@@ -20,14 +21,12 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import current_app
 from redis.exceptions import RedisError
 
 from webapp.queue import get_redis
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -36,11 +35,6 @@ class CacheSlot:
 
     key: str
     generation: bytes
-
-
-def register_page_cache(app: Flask) -> None:
-    """Set the cache lifetime default (STATUS_PAGE_CACHE_SECONDS)."""
-    app.config.setdefault("STATUS_PAGE_CACHE_SECONDS", DEFAULT_SECONDS)
 
 
 def cache_seconds() -> int:
