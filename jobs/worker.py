@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 PERIODIC_JOBS: list[tuple[str, int | str]] = [
     ("jobs.dispatch.sweep_messages", "DISPATCH_SWEEP_SECONDS"),
     ("jobs.importing.sweep_imports", "IMPORT_SWEEP_SECONDS"),
+    ("jobs.status.flush_status_opens", 5),
 ]
 
 _app: Flask | None = None

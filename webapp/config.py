@@ -86,6 +86,9 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         "STATUS_LINK_DAYS": _env_int("STATUS_LINK_DAYS", 90),
         # How long a rendered status page is shared from Redis (0 switches the cache off).
         "STATUS_PAGE_CACHE_SECONDS": _env_int("STATUS_PAGE_CACHE_SECONDS", 10),
+        # Opens of status links are counted in Redis and written to the database at most this
+        # many seconds later (0: after every open); see webapp/status/opens.py.
+        "STATUS_OPENS_FLUSH_SECONDS": _env_int("STATUS_OPENS_FLUSH_SECONDS", 2),
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers to trust
         # (client address for rate limits, scheme and host for URLs); 0 trusts none.
         "PROXY_FIX": _env_int("PROXY_FIX", 0),

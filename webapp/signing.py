@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -42,10 +43,23 @@ def secret_keys() -> list[str]:
 
 
 def _serializer(purpose: str, now: datetime | None) -> URLSafeTimedSerializer:
+    if now is None:
+        return _current_serializer(tuple(secret_keys()), purpose)
+    return _make_serializer(list(secret_keys()), purpose, now)
+
+
+def _make_serializer(keys: list[str], purpose: str, now: datetime | None) -> URLSafeTimedSerializer:
     # itsdangerous accepts a list of keys: it signs with the last and verifies with any.
     return URLSafeTimedSerializer(
-        secret_keys(), salt=purpose, signer=_ClockSigner, signer_kwargs={"now": now}
+        keys, salt=purpose, signer=_ClockSigner, signer_kwargs={"now": now}
     )
+
+
+@lru_cache(maxsize=32)
+def _current_serializer(keys: tuple[str, ...], purpose: str) -> URLSafeTimedSerializer:
+    """The serializer on the real clock for these keys and purpose, built once (it keeps no
+    state between calls; every status-page view verifies a token)."""
+    return _make_serializer(list(keys), purpose, None)
 
 
 def sign(purpose: str, value: Any, *, now: datetime | None = None) -> str:

@@ -12,7 +12,7 @@ from tests.status.conftest import make_order
 from tests.support.sql import counted_statements
 from webapp.extensions import db
 from webapp.signing import STATUS_DOCUMENT, sign
-from webapp.status import services
+from webapp.status import opens, services
 from webapp.status.logfilter import redact_tokens
 from webapp.status.models import StatusLink
 from webapp.status.texts import TEXTS, missing_keys
@@ -109,12 +109,12 @@ def test_rotated_in_and_rotated_out_keys(app, tenant, order_set):
     assert services.resolve_status_token(_token(services.status_url(link))).kind == "ok"
 
 
-def test_record_open_counts_and_keeps_first_open(app, tenant, order_set):
+def test_opens_are_counted_and_keep_the_first_open(app, tenant, order_set):
     link, _ = services.mint_status_link(tenant.account.id, order_set.order.id)
-    first = datetime(2030, 1, 1, 8, 0, tzinfo=UTC)
+    first = datetime.now(UTC) + timedelta(hours=1)
     second = first + timedelta(hours=5)
-    assert services.record_open(link, now=first)
-    assert services.record_open(link, now=second)
+    assert opens.open_link(link, now=first)  # counted in the database, starts the ledger
+    assert opens.open_link(link, now=second)  # counted in the ledger, then written
     db.session.refresh(link)
     assert link.open_count == 2
     assert link.first_opened_at == first
@@ -125,8 +125,8 @@ def test_use_limit_stops_at_max_opens(app, tenant, order_set):
     tenant.webshop.status_link_max_opens = 2
     db.session.commit()
     link, url = services.mint_status_link(tenant.account.id, order_set.order.id)
-    assert services.record_open(link) and services.record_open(link)
-    assert not services.record_open(link)
+    assert opens.open_link(link) and opens.open_link(link)
+    assert not opens.open_link(link)
     db.session.refresh(link)
     assert link.open_count == 2
     outcome = services.resolve_status_token(_token(url))

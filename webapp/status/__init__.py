@@ -10,6 +10,7 @@ from flask import Flask
 def register_status(app: Flask) -> None:
     """Attach the public status pages: blueprint, security headers, rate limit, log redaction."""
     from webapp.status.logfilter import install_token_log_filter
+    from webapp.status.pagecache import register_cached_pages
     from webapp.status.ratelimit import register_rate_limit
     from webapp.status.views import bp, register_public_headers
 
@@ -18,4 +19,5 @@ def register_status(app: Flask) -> None:
     register_rate_limit(app)
     register_public_headers(app)
     app.register_blueprint(bp)
+    register_cached_pages(app)
     install_token_log_filter(app)

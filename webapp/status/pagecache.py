@@ -3,28 +3,47 @@
 A status page is read far more often than its order changes, and building it (order, items,
 documents, events, localisation, template) costs milliseconds, so the rendered HTML of a
 link's page is kept in Redis for `STATUS_PAGE_CACHE_SECONDS` (10 s by default, see config.py;
-0 switches the cache off). It is read in the rate limiter's round trip, so a cached view costs
-no extra one.
+0 switches the cache off).
 
-What the cache never skips: the token's signature, the link's state (revoked, expired, use
-limit; checked in the database by the statement that counts the open) and the rate limit.
-What may be up to `STATUS_PAGE_CACHE_SECONDS` old: the order's data as the page shows it. The
-customer's own changes on the page (preferences) show at once: saving them raises a
-generation number, and pages cached under an older generation are not served. Without Redis
-nothing is cached. Entries are keyed by a hash of the token (never the token itself) and the
-requested language.
+A view of a cached page is one Redis round trip (`cached_view`, one Lua script): it counts the
+client's hit in the rate limiter, finds the page, and checks and counts the open in the link's
+ledger (opens.py), so it needs no database statement at all. `CachedPages`, a WSGI middleware
+in front of Flask, makes that round trip and answers from the cache without building a Flask
+request: an entry holds the response's headers as Flask made them (the public-page headers
+included) beside its HTML. Everything else (a page not cached, a link that may not be opened,
+a client over its limit) goes on to the Flask view with what the lookup found.
+
+What the cache never skips: the token's signature (checked before Redis is asked), the link's
+state (revoked, expired, use limit; in its ledger) and the rate limit. What may be up to
+`STATUS_PAGE_CACHE_SECONDS` old: the order's data as the page shows it. The customer's own
+changes on the page (preferences) show at once: saving them raises a generation number, and
+pages cached under an older generation are not served. Without Redis nothing is cached.
+Entries are keyed by a hash of the token (never the token itself) and the requested language.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
-from flask import current_app
+from flask import Flask, current_app
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 
+from webapp.config import SUPPORTED_LANGUAGES
+from webapp.dbtypes import utcnow
 from webapp.queue import get_redis
+from webapp.status import opens
+from webapp.status.ratelimit import HIT_LUA, limiter_key
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -56,21 +75,112 @@ def page_key(token: str, language: str | None) -> str:
     return f"{_prefix()}:page:{digest}:{language or '-'}"
 
 
-def cached_page(stored: bytes | None, generation: bytes) -> bytes | None:
-    """The HTML of a stored entry if it was rendered in `generation`, else None."""
-    if stored is None:
-        return None
-    stored_generation, _, html = stored.partition(b"\n")
-    return html if stored_generation == generation else None
+# KEYS: limiter counter, generation, page, ledger, dirty set, flush-due.
+# ARGV: window, limit, now, link id, counted (1/0), flush interval (ms).
+# Replies {hit count, window ttl, outcome, generation[, page, flush due]}; outcome is `limited`
+# (nothing else done), `miss` (no page of the current generation; no open counted), or the
+# ledger's outcome, with the page only when that is `ok`.
+_VIEW_LUA = (
+    HIT_LUA
+    + opens.LEDGER_LUA
+    + """
+local count, ttl = count_hit(KEYS[1], ARGV[1])
+if count > tonumber(ARGV[2]) then return {count, ttl, 'limited', false} end
+local generation = redis.call('GET', KEYS[2]) or '0'
+local stored = redis.call('GET', KEYS[3])
+local cut = stored and string.find(stored, '\\n', 1, true)
+if not cut or string.sub(stored, 1, cut - 1) ~= generation then
+  return {count, ttl, 'miss', generation}
+end
+local outcome, due = ledger_open(KEYS[4], KEYS[5], KEYS[6], ARGV[3], ARGV[4],
+  tonumber(ARGV[5]), tonumber(ARGV[6]))
+if outcome ~= 'ok' then return {count, ttl, outcome, generation} end
+return {count, ttl, outcome, generation, string.sub(stored, cut + 1), due}
+"""
+)
+_view_script: Script | None = None
 
 
-def store_page(slot: CacheSlot, html: str) -> None:
-    """Keep a freshly rendered page for STATUS_PAGE_CACHE_SECONDS (best effort)."""
-    seconds = cache_seconds()
-    if seconds <= 0:
-        return
+@dataclass(frozen=True)
+class CachedView:
+    """What `cached_view` found: the rate limit's verdict, and the page's response headers and
+    body when it may be served (its open counted), else where a freshly built page is to be
+    stored."""
+
+    allowed: bool
+    retry_after: int
+    outcome: str
+    slot: CacheSlot
+    headers: list[tuple[str, str]] | None = None
+    body: bytes | None = None
+    flush_due: bool = False
+
+
+def cached_view(
+    client_key: str,
+    limit: int,
+    window: int,
+    token: str,
+    link_id: str,
+    language: str | None,
+    *,
+    counted: bool,
+    now: datetime,
+) -> CachedView | None:
+    """One page view in one Redis round trip: the client's rate-limit hit, the cached page of
+    this token and language, and the check (and count, when `counted`) of the link's open.
+    None when Redis is unreachable (the caller then limits nothing and caches nothing)."""
+    global _view_script
+    if _view_script is None:
+        _view_script = get_redis().register_script(_VIEW_LUA)
+    slot_key = page_key(token, language)
     try:
-        get_redis().set(slot.key, slot.generation + b"\n" + html.encode(), ex=seconds)
+        reply = _view_script(
+            keys=[
+                limiter_key("page", client_key),
+                generation_key(),
+                slot_key,
+                opens.ledger_key(link_id),
+                opens.dirty_key(),
+                opens.flush_due_key(),
+            ],
+            args=[
+                window,
+                limit,
+                now.timestamp(),
+                link_id,
+                1 if counted else 0,
+                opens.flush_interval_ms(),
+            ],
+        )
+    except RedisError as exc:
+        log.warning("status page cache unavailable (%s)", exc.__class__.__name__)
+        return None
+    count, ttl, outcome, generation, *rest = reply
+    headers = body = None
+    if rest:
+        head, _, body = rest[0].partition(b"\n")
+        headers = [(str(name), str(value)) for name, value in json.loads(head)]
+    return CachedView(
+        allowed=int(count) <= limit,
+        retry_after=max(int(ttl), 1),
+        outcome=outcome.decode(),
+        slot=CacheSlot(slot_key, generation or b"0"),
+        headers=headers,
+        body=body,
+        flush_due=bool(rest[1]) if len(rest) > 1 else False,
+    )
+
+
+def store_page(slot: CacheSlot, headers: list[tuple[str, str]], body: bytes) -> None:
+    """Keep a freshly built page (its response headers and body) for STATUS_PAGE_CACHE_SECONDS
+    (best effort). A response that sets a cookie is never kept."""
+    seconds = cache_seconds()
+    if seconds <= 0 or any(name.lower() == "set-cookie" for name, _ in headers):
+        return
+    head = json.dumps(headers, separators=(",", ":")).encode()
+    try:
+        get_redis().set(slot.key, b"\n".join((slot.generation, head, body)), ex=seconds)
     except RedisError as exc:
         log.warning("status page not cached (%s)", exc.__class__.__name__)
 
@@ -83,3 +193,82 @@ def new_generation() -> None:
         # Nothing is served from the cache while Redis is unreachable, and what was cached
         # before expires within STATUS_PAGE_CACHE_SECONDS.
         log.warning("status page cache generation not raised (%s)", exc.__class__.__name__)
+
+
+# What the middleware hands on to the Flask view in the WSGI environ: the lookup's result
+# (None: Redis was unreachable), and, set by the view, where the page it built is to be kept.
+ENVIRON_VIEW = "statuslink.status_view"
+ENVIRON_SLOT = "statuslink.status_page_slot"
+
+
+class CachedPages:
+    """WSGI middleware: answers GET and HEAD /s/<token> from the page cache when it can."""
+
+    def __init__(self, app: Flask, wsgi_app: WSGIApplication):
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD")
+        path: str = environ.get("PATH_INFO") or ""
+        if method not in ("GET", "HEAD") or not path.startswith("/s/") or "/" in path[3:]:
+            return self.wsgi_app(environ, start_response)
+        with self.app.app_context():
+            self._look_up(environ, path[3:], counted=method == "GET")
+            view: CachedView | None = environ.get(ENVIRON_VIEW)
+            if view is not None and view.allowed and view.body is not None and view.headers:
+                if view.flush_due:
+                    opens.flush_opens()
+                start_response("200 OK", list(view.headers))
+                return [] if method == "HEAD" else [view.body]
+        captured: list[Any] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+
+        app_iter = self.wsgi_app(environ, capture)
+        slot: CacheSlot | None = environ.get(ENVIRON_SLOT)
+        if slot is None or method != "GET" or not captured or not captured[0].startswith("200 "):
+            return app_iter
+        try:
+            body = b"".join(app_iter)
+        finally:
+            close = getattr(app_iter, "close", None)
+            if close is not None:
+                close()
+        with self.app.app_context():
+            store_page(slot, list(captured[1]), body)
+        return [body]
+
+    def _look_up(self, environ: WSGIEnvironment, token: str, *, counted: bool) -> None:
+        if cache_seconds() <= 0:
+            return
+        from webapp.status.services import verified_link_id
+
+        link_id = verified_link_id(token)
+        if link_id is None:
+            return
+        config = current_app.config
+        environ[ENVIRON_VIEW] = cached_view(
+            environ.get("REMOTE_ADDR") or "unknown",
+            int(config["STATUS_RATE_LIMIT"]),
+            int(config["STATUS_RATE_WINDOW"]),
+            token,
+            link_id,
+            requested_language(environ.get("QUERY_STRING", "")),
+            counted=counted,
+            now=utcnow(),
+        )
+
+
+def requested_language(query_string: str) -> str | None:
+    """The supported language a page's `?lang=` asks for, else None."""
+    values = parse_qs(query_string).get("lang") if "lang=" in query_string else None
+    lang = (values[0] if values else "").strip().lower()
+    return lang if lang in SUPPORTED_LANGUAGES else None
+
+
+def register_cached_pages(app: Flask) -> None:
+    """Put CachedPages in front of the app (inside any proxy fix added later)."""
+    app.wsgi_app = CachedPages(app, app.wsgi_app)  # type: ignore[method-assign]

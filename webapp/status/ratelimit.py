@@ -17,23 +17,34 @@ from webapp.queue import get_redis
 
 log = logging.getLogger(__name__)
 
-# INCR, and an expiry for a counter that has none (a new window), in one atomic step; then
-# the values of any further keys (KEYS[2..n]), so a caller can read what it needs in the same
-# round trip. A script rather than `EXPIRE ... NX` (Redis 7 only) keeps the limiter working on
-# Redis 6, and no counter can ever be left without its expiry.
-_HIT_LUA = """
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('TTL', KEYS[1])
-if ttl < 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+# INCR, and an expiry for a counter that has none (a new window), in one atomic step. A script
+# rather than `EXPIRE ... NX` (Redis 7 only) keeps the limiter working on Redis 6, and no
+# counter can ever be left without its expiry. Shared with the cached status-page view
+# (pagecache.py), which counts its hit in its own round trip.
+HIT_LUA = """
+local function count_hit(key, window)
+  local count = redis.call('INCR', key)
+  local ttl = redis.call('TTL', key)
+  if ttl < 0 then
+    redis.call('EXPIRE', key, window)
+    ttl = tonumber(window)
+  end
+  return count, ttl
 end
+"""
+# The hit; then the values of any further keys (KEYS[2..n]), so a caller can read what it
+# needs in the same round trip.
+_HIT_SCRIPT = (
+    HIT_LUA
+    + """
+local count, ttl = count_hit(KEYS[1], ARGV[1])
 local reply = {count, ttl}
 for i = 2, #KEYS do
   reply[i + 1] = redis.call('GET', KEYS[i])
 end
 return reply
 """
+)
 _script: Script | None = None
 
 
@@ -64,8 +75,15 @@ def _run_script(client: Redis, keys: list[str], args: list[int]) -> list:
     """EVALSHA of the hit script on `client` (redis-py loads it on a NOSCRIPT reply)."""
     global _script
     if _script is None:
-        _script = client.register_script(_HIT_LUA)
+        _script = client.register_script(_HIT_SCRIPT)
     return _script(keys=keys, args=args, client=client)
+
+
+def limiter_key(bucket: str, identity: str) -> str:
+    """The Redis counter of `identity` (hashed, never stored as such) in `bucket`."""
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    namespace = current_app.config["STATUS_RATE_NAMESPACE"]
+    return f"statuslink:rl:{namespace}:{bucket}:{digest}"
 
 
 def hit(
@@ -83,9 +101,7 @@ def hit(
     depend on Redis) and refused otherwise (guessing postcodes must stay limited). `read`
     names Redis keys whose values are fetched in the same round trip (`RateResult.values`).
     """
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
-    namespace = current_app.config["STATUS_RATE_NAMESPACE"]
-    key = f"statuslink:rl:{namespace}:{bucket}:{digest}"
+    key = limiter_key(bucket, identity)
     try:
         count, ttl, *values = _run_script(get_redis(), [key, *read], [window])
     except RedisError as exc:

@@ -10,15 +10,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_time
 from babel.numbers import format_currency
 from flask import current_app, render_template
-from sqlalchemy import CursorResult, bindparam, func, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.accounts.models import Account, Shop
@@ -34,9 +33,11 @@ from webapp.signing import (
     STATUS_LINK,
     BadSignature,
     SignatureExpired,
+    secret_keys,
     sign,
     unsign,
 )
+from webapp.status import opens
 from webapp.status.models import StatusLink
 from webapp.status.texts import LANGUAGE_NAMES, texts_for
 from webapp.tenancy import NotFound, get_scoped, get_scoped_or_raise, scoped
@@ -187,17 +188,31 @@ def verified_link_id(token: str) -> str | None:
     """The random link id a genuine token carries, or None for anything else.
 
     Only an HMAC: forged, truncated, wrong-salt and rotated-out tokens never reach the
-    database (or the page cache).
+    database (or the page cache). Genuine tokens are remembered per set of keys (a status
+    link's token does not expire by itself; its link does), since every page view asks.
     """
     if len(token) > _MAX_TOKEN_LENGTH:
         return None
+    keys = tuple(secret_keys())
+    known = _verified.get((keys, token))
+    if known is not None:
+        return known
     try:
         link_id = unsign(STATUS_LINK, token)
     except BadSignature:
         return None
     if not isinstance(link_id, str) or not _LINK_ID_RE.match(link_id):
         return None
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified[(keys, token)] = link_id
     return link_id
+
+
+# Genuine status tokens seen by this process (only those: a forged one costs an HMAC each time
+# but takes no memory), emptied when full.
+_verified: dict[tuple[tuple[str, ...], str], str] = {}
+_VERIFIED_MAX = 20_000
 
 
 def resolve_status_token(token: str, *, now: datetime | None = None) -> StatusOutcome:
@@ -219,81 +234,6 @@ def resolve_status_token(token: str, *, now: datetime | None = None) -> StatusOu
     if state != "active":
         return StatusOutcome("gone", link, state)  # type: ignore[arg-type]
     return StatusOutcome("ok", link)
-
-
-# Counting an open: one conditional UPDATE that is also the check that the link may be opened
-# (below its use limit; for open_link also not revoked and not expired), so two simultaneous
-# opens cannot both take the last use and a revoked link counts nothing. Built once.
-_OPEN_NOW = bindparam("open_now", type_=StatusLink.__table__.c.last_opened_at.type)
-_COUNT_OPEN = (
-    update(StatusLink)
-    .where(
-        StatusLink.link_id == bindparam("open_link_id"),
-        or_(StatusLink.max_opens.is_(None), StatusLink.open_count < StatusLink.max_opens),
-    )
-    .values(
-        open_count=StatusLink.open_count + 1,
-        last_opened_at=_OPEN_NOW,
-        # first_opened_at is set only while still empty (COALESCE keeps the first).
-        first_opened_at=func.coalesce(StatusLink.first_opened_at, _OPEN_NOW),
-    )
-    .execution_options(synchronize_session=False)
-)
-_OPEN_LINK = _COUNT_OPEN.where(StatusLink.revoked_at.is_(None), StatusLink.expires_at > _OPEN_NOW)
-# On PostgreSQL the statement also switches its own transaction to asynchronous commit (a
-# SET LOCAL inside the one statement): counting an open then costs no wait for the WAL flush
-# (~3 ms per view on a small server, which capped the page at a few hundred views a second).
-# A database crash may lose the opens of its last fraction of a second; nothing else changes.
-_ASYNC_COMMIT = func.set_config("synchronous_commit", "off", True).is_not(None)
-# (any database, PostgreSQL) for counting an open of a resolved link / of a link by its id
-_COUNT_STATEMENTS = (_COUNT_OPEN, _COUNT_OPEN.where(_ASYNC_COMMIT))
-_OPEN_STATEMENTS = (_OPEN_LINK, _OPEN_LINK.where(_ASYNC_COMMIT))
-
-
-def _autocommit_engine() -> Engine:
-    """The app's engine in autocommit mode (same pool), made once per app."""
-    engine = db.engine
-    autocommit: Engine | None = current_app.extensions.get("statuslink.autocommit_engine")
-    if autocommit is None or autocommit.pool is not engine.pool:
-        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        current_app.extensions["statuslink.autocommit_engine"] = autocommit
-    return autocommit
-
-
-def _count_open(statements: tuple[Any, Any], link_id: str, now: datetime | None) -> bool:
-    params = {"open_link_id": link_id, "open_now": now or utcnow()}
-    statement = statements[1] if db.engine.dialect.name == "postgresql" else statements[0]
-    if db.session().in_transaction():
-        # The session holds a connection already: a second one per request could exhaust the
-        # pool under load (every thread holding one, waiting for another).
-        counted = cast(CursorResult, db.session.execute(statement, params)).rowcount
-        db.session.commit()
-    else:
-        # Nothing read yet (a cached page): the statement runs on a bare connection in
-        # autocommit mode, its own transaction, so SQLite's write lock (and the writer queue
-        # in extensions.py) is held for that statement only, and PostgreSQL needs no BEGIN and
-        # COMMIT round trips.
-        with _autocommit_engine().connect() as connection:
-            counted = connection.execute(statement, params).rowcount
-    return counted == 1
-
-
-def open_link(link_id: str, *, now: datetime | None = None) -> bool:
-    """Count one opening of the link with this random id, if it may be opened now. Commits
-    (the request's session too, when it has read something).
-
-    Returns False, counting nothing, when the link is unknown, revoked, expired or at its use
-    limit (the caller then finds out which, e.g. with resolve_status_token).
-    """
-    return _count_open(_OPEN_STATEMENTS, link_id, now)
-
-
-def record_open(link: StatusLink, *, now: datetime | None = None) -> bool:
-    """Count one opening of a link already resolved (first/last opened, count). Commits.
-
-    Returns False when the link reached its use limit in the meantime.
-    """
-    return _count_open(_COUNT_STATEMENTS, link.link_id, now)
 
 
 def get_order_for_link(link: StatusLink) -> Order:
@@ -375,6 +315,7 @@ def revoke_link(account_id: int, link_id: str, *, actor: str = "admin") -> Statu
         link.revoked_at = utcnow()
         record_audit(account_id, "status_link.revoke", actor=actor, target=link_id[:8])
         db.session.commit()
+    opens.mark_revoked([link.link_id])
     return link
 
 
@@ -382,11 +323,12 @@ def revoke_order_links(account_id: int, order_id: int, *, actor: str = "admin") 
     """Revoke every unrevoked link of an order; returns how many were revoked. Commits."""
     order = get_scoped_or_raise(Order, account_id, id=order_id)
     now = utcnow()
-    count = 0
+    revoked = []
     for link in links_for_order(account_id, order.id):
         if link.revoked_at is None:
             link.revoked_at = now
-            count += 1
+            revoked.append(link.link_id)
+    count = len(revoked)
     if count:
         record_audit(
             account_id,
@@ -396,6 +338,7 @@ def revoke_order_links(account_id: int, order_id: int, *, actor: str = "admin") 
             details={"links": count},
         )
     db.session.commit()
+    opens.mark_revoked(revoked)
     return count
 
 

@@ -9,7 +9,6 @@ from flask import (
     Flask,
     Response,
     current_app,
-    g,
     redirect,
     render_template,
     request,
@@ -21,15 +20,13 @@ from werkzeug.exceptions import HTTPException
 
 from webapp.config import SUPPORTED_LANGUAGES
 from webapp.extensions import csrf, db
-from webapp.status import services
+from webapp.status import opens, services
 from webapp.status.pagecache import (
-    CacheSlot,
-    cache_seconds,
-    cached_page,
-    generation_key,
+    ENVIRON_SLOT,
+    ENVIRON_VIEW,
+    CachedView,
     new_generation,
-    page_key,
-    store_page,
+    requested_language,
 )
 from webapp.status.ratelimit import hit
 from webapp.status.texts import LANGUAGE_NAMES, texts_for
@@ -66,7 +63,11 @@ def register_public_headers(app: Flask) -> None:
 
 
 def _requested_language() -> str | None:
-    lang = (request.values.get("lang") or "").strip().lower()
+    return requested_language(request.query_string.decode("latin-1")) or _form_language()
+
+
+def _form_language() -> str | None:
+    lang = (request.form.get("lang") or "").strip().lower() if request.form else ""
     return lang if lang in SUPPORTED_LANGUAGES else None
 
 
@@ -119,25 +120,22 @@ def _client() -> str:
 def _rate_limit():
     if request.endpoint == "status.theme":
         return None
+    if request.endpoint == "status.page" and ENVIRON_VIEW in request.environ:
+        # CachedPages looked the view up already, counting this hit (None: without Redis).
+        view: CachedView | None = request.environ[ENVIRON_VIEW]
+        if view is not None and not view.allowed:
+            return _too_many(view.retry_after)
+        return None
     config = current_app.config
-    # A page view also reads the page cache, in the same round trip as the limiter.
-    slot_key = None
-    if request.endpoint == "status.page" and cache_seconds() > 0 and request.view_args:
-        slot_key = page_key(str(request.view_args.get("token", "")), _requested_language())
     result = hit(
         "page",
         _client(),
         int(config["STATUS_RATE_LIMIT"]),
         int(config["STATUS_RATE_WINDOW"]),
         fail_open=True,
-        read=(generation_key(), slot_key) if slot_key else (),
     )
     if not result.allowed:
         return _too_many(result.retry_after)
-    if slot_key and result.reachable:
-        generation, stored = result.values
-        g.status_page_slot = CacheSlot(slot_key, generation or b"0")
-        g.status_page_cached = cached_page(stored, generation or b"0")
     return None
 
 
@@ -176,31 +174,28 @@ def page(token: str):
     link_id = services.verified_link_id(token)
     if link_id is None:
         return _not_found()
-    cached = g.get("status_page_cached")
-    if cached is not None:
-        # One statement both checks the link (not revoked, not expired, below its use limit)
-        # and counts the open; when it may not be opened, the full path below says why.
-        if counted and services.open_link(link_id):
-            return _html_response(cached)
-        if not counted and services.resolve_status_token(token).ok:
-            return _html_response(cached)
+    # Not served from the cache by CachedPages (pagecache.py); what its lookup found, if any.
+    view: CachedView | None = request.environ.get(ENVIRON_VIEW)
+    # Built from the database; when the link may not be opened, this says why.
     outcome = services.resolve_status_token(token)
     if outcome.kind == "not_found" or outcome.link is None:
         return _not_found()
     link = outcome.link
     if outcome.kind == "gone":
         return _gone(token, link, outcome.reason or "expired")
+    if view is not None and view.outcome in opens.REFUSED:
+        # The ledger knows what the database does not yet (opens not written so far).
+        return _gone(token, link, view.outcome)
     # The page is built before the open is counted, so a page that fails to build does not
     # use up an open.
     html = _page_html(token, link)
     # What the page needed is read: handing the session's connection back lets the open be
     # counted on a bare connection (no session commit, which would expire every loaded row).
     db.session.close()
-    if counted and not services.open_link(link_id):
+    if not opens.open_link(link, counted=counted):
         return _gone(token, link, "used_up")
-    slot = g.get("status_page_slot")
-    if slot is not None:
-        store_page(slot, html)
+    if view is not None:
+        request.environ[ENVIRON_SLOT] = view.slot  # CachedPages keeps the finished response
     return _html_response(html)
 
 
