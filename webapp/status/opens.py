@@ -139,11 +139,13 @@ return 1
 _scripts: dict[str, Script] = {}
 
 
-def _script(name: str, source: str) -> Script:
+def run_script(name: str, source: str, keys: list[str], args: list[Any]) -> Any:
+    """EVALSHA of a Lua script on the app's Redis (redis-py loads it on a NOSCRIPT reply)."""
+    client = get_redis()
     script = _scripts.get(name)
     if script is None:
-        script = _scripts[name] = get_redis().register_script(source)
-    return script
+        script = _scripts[name] = client.register_script(source)
+    return script(keys=keys, args=args, client=client)
 
 
 def _prefix() -> str:
@@ -211,9 +213,11 @@ def open_link(link: StatusLink, *, now: datetime | None = None, counted: bool = 
 def ledger_open(link_id: str, *, now: datetime, counted: bool = True) -> tuple[Outcome, bool]:
     """Check (and count) one open in the link's ledger: the outcome and whether to flush."""
     try:
-        outcome, due = _script("open", _OPEN_LUA)(
-            keys=[ledger_key(link_id), dirty_key(), flush_due_key()],
-            args=[_epoch(now), link_id, 1 if counted else 0, flush_interval_ms()],
+        outcome, due = run_script(
+            "open",
+            _OPEN_LUA,
+            [ledger_key(link_id), dirty_key(), flush_due_key()],
+            [_epoch(now), link_id, 1 if counted else 0, flush_interval_ms()],
         )
     except RedisError as exc:
         log.warning("status link opens counted in the database (%s)", exc.__class__.__name__)
@@ -228,9 +232,11 @@ def seed_ledger(link: StatusLink, open_count: int, *, now: datetime | None = Non
     if seconds <= 0 or link.revoked_at is not None:
         return
     try:
-        _script("seed", _SEED_LUA)(
-            keys=[ledger_key(link.link_id)],
-            args=[
+        run_script(
+            "seed",
+            _SEED_LUA,
+            [ledger_key(link.link_id)],
+            [
                 _epoch(link.expires_at),
                 -1 if link.max_opens is None else link.max_opens,
                 open_count,
@@ -247,7 +253,7 @@ def mark_revoked(link_ids: Iterable[str]) -> None:
     if not keys:
         return
     try:
-        _script("revoke", _REVOKE_LUA)(keys=keys, args=[])
+        run_script("revoke", _REVOKE_LUA, keys, [])
     except RedisError as exc:
         # Their ledgers expire within LEDGER_SECONDS; until then a cached view may still open
         # them. Logged loudly: a revoke is a security measure.
@@ -335,9 +341,7 @@ def flush_opens(limit: int = FLUSH_BATCH) -> int:
     """Write pending opens (up to `limit` links') from Redis to the database; how many opens
     were written. Opens whose write fails are handed back for the next flush."""
     try:
-        taken: list[Any] = _script("take", _TAKE_LUA)(
-            keys=[dirty_key()], args=[limit, ledger_prefix()]
-        )
+        taken: list[Any] = run_script("take", _TAKE_LUA, [dirty_key()], [limit, ledger_prefix()])
     except RedisError as exc:
         log.warning("status link opens not flushed (%s)", exc.__class__.__name__)
         return 0
@@ -368,12 +372,13 @@ def flush_opens(limit: int = FLUSH_BATCH) -> int:
 
 
 def _give_back(taken: list[Any]) -> None:
-    script = _script("give_back", _GIVE_BACK_LUA)
     for link_id, opens, first, last in taken:
         try:
-            script(
-                keys=[dirty_key()],
-                args=[link_id, ledger_prefix(), opens, first or last or 0, last or first or 0],
+            run_script(
+                "give_back",
+                _GIVE_BACK_LUA,
+                [dirty_key()],
+                [link_id, ledger_prefix(), opens, first or last or 0, last or first or 0],
             )
         except RedisError:
-            log.error("status link opens lost (%s of link %s…)", int(opens), link_id[:6])
+            log.error("%s status link opens lost (Redis unavailable)", int(opens))

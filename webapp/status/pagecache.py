@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from flask import Flask, current_app
-from redis.commands.core import Script
 from redis.exceptions import RedisError
 
 from webapp.config import SUPPORTED_LANGUAGES
@@ -98,7 +97,6 @@ if outcome ~= 'ok' then return {count, ttl, outcome, generation} end
 return {count, ttl, outcome, generation, string.sub(stored, cut + 1), due}
 """
 )
-_view_script: Script | None = None
 
 
 @dataclass(frozen=True)
@@ -130,13 +128,12 @@ def cached_view(
     """One page view in one Redis round trip: the client's rate-limit hit, the cached page of
     this token and language, and the check (and count, when `counted`) of the link's open.
     None when Redis is unreachable (the caller then limits nothing and caches nothing)."""
-    global _view_script
-    if _view_script is None:
-        _view_script = get_redis().register_script(_VIEW_LUA)
     slot_key = page_key(token, language)
     try:
-        reply = _view_script(
-            keys=[
+        reply = opens.run_script(
+            "view",
+            _VIEW_LUA,
+            [
                 limiter_key("page", client_key),
                 generation_key(),
                 slot_key,
@@ -144,7 +141,7 @@ def cached_view(
                 opens.dirty_key(),
                 opens.flush_due_key(),
             ],
-            args=[
+            [
                 window,
                 limit,
                 now.timestamp(),

@@ -117,7 +117,7 @@ def _client() -> str:
 
 
 @bp.before_request
-def _rate_limit():
+def _rate_limit() -> Response | None:
     if request.endpoint == "status.theme":
         return None
     if request.endpoint == "status.page" and ENVIRON_VIEW in request.environ:
