@@ -174,7 +174,8 @@ def test_the_cache_keeps_headers_and_page_under_the_token_hash(delayed, client, 
     stored = get_redis().get(page_key(token, "fr"))
     assert stored is not None
     assert not [key for key in get_redis().scan_iter() if token.encode() in key]
-    _generation, head, body = stored.split(b"\n", 2)
+    _generation, built, head, body = stored.split(b"\n", 3)
+    assert abs(float(built) - datetime.now(UTC).timestamp()) < 60
     assert b"Content-Type" in head and b'<html lang="fr">' in body
     assert client.get(path + "?lang=fr").get_data() == body
 

@@ -8,6 +8,7 @@ language must never be served for another.
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -252,3 +253,42 @@ def test_counting_an_open_does_not_wait_for_postgresql_wal_flush(client, minted)
         assert not any("set_config" in s for s in updates)
     db.session.refresh(link)
     assert link.open_count == 2
+
+
+def test_an_old_page_is_served_and_built_again_in_the_background(
+    app, client, minted, order_set, monkeypatch
+):
+    _, path = minted
+    assert "Zugestellt" not in client.get(path).get_data(as_text=True)
+    order_set.order.state = "delivered"
+    db.session.commit()
+    lifetime = app.config["STATUS_PAGE_CACHE_SECONDS"]
+    later = datetime.now(UTC) + timedelta(seconds=lifetime + 1)
+    monkeypatch.setattr("webapp.status.pagecache.utcnow", lambda: later)
+    # The first view after the lifetime still gets the old page ...
+    stale = client.get(path)
+    assert stale.status_code == 200 and "Zugestellt" not in stale.get_data(as_text=True)
+    # ... and the page is built again meanwhile: a later view shows the change.
+    deadline = time.monotonic() + 10
+    while "Zugestellt" not in client.get(path).get_data(as_text=True):
+        assert time.monotonic() < deadline, "the page was not built again"
+        time.sleep(0.05)
+    token = path.rsplit("/", 1)[1]
+    assert 0 < get_redis().ttl(page_key(token, None)) <= 2 * lifetime
+
+
+def test_a_background_build_counts_no_open(app, client, minted, monkeypatch):
+    link, path = minted
+    client.get(path)
+    lifetime = app.config["STATUS_PAGE_CACHE_SECONDS"]
+    later = datetime.now(UTC) + timedelta(seconds=lifetime + 1)
+    monkeypatch.setattr("webapp.status.pagecache.utcnow", lambda: later)
+    token = path.rsplit("/", 1)[1]
+    before = get_redis().get(page_key(token, None))
+    client.get(path)
+    deadline = time.monotonic() + 10
+    while get_redis().get(page_key(token, None)) == before:
+        assert time.monotonic() < deadline, "the page was not built again"
+        time.sleep(0.05)
+    db.session.refresh(link)
+    assert link.open_count == 2  # the two views, not the build

@@ -14,8 +14,12 @@ included) beside its HTML. Everything else (a page not cached, a link that may n
 a client over its limit) goes on to the Flask view with what the lookup found.
 
 What the cache never skips: the token's signature (checked before Redis is asked), the link's
-state (revoked, expired, use limit; in its ledger) and the rate limit. What may be up to
-`STATUS_PAGE_CACHE_SECONDS` old: the order's data as the page shows it. The customer's own
+state (revoked, expired, use limit; in its ledger) and the rate limit. What may be old: the
+order's data as the page shows it. An entry is kept twice `STATUS_PAGE_CACHE_SECONDS`; the
+first view that finds it older than one lifetime is still served from it, and has it built
+again on a background thread of its process (one view per lifetime does this), so no view
+waits for a page to be rebuilt while it is being read. A page shown is therefore at most
+one lifetime old where it is read often, and at most two where it is not. The customer's own
 changes on the page (preferences) show at once: saving them raises a generation number, and
 pages cached under an older generation are not served. Without Redis nothing is cached.
 Entries are keyed by a hash of the token (never the token itself) and the requested language.
@@ -24,9 +28,13 @@ Entries are keyed by a hash of the token (never the token itself) and the reques
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
+import os
+import sys
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -74,11 +82,13 @@ def page_key(token: str, language: str | None) -> str:
     return f"{_prefix()}:page:{digest}:{language or '-'}"
 
 
-# KEYS: limiter counter, generation, page, ledger, dirty set, flush-due.
-# ARGV: window, limit, now, link id, counted (1/0), flush interval (ms).
-# Replies {hit count, window ttl, outcome, generation[, page, flush due]}; outcome is `limited`
-# (nothing else done), `miss` (no page of the current generation; no open counted), or the
-# ledger's outcome, with the page only when that is `ok`.
+# KEYS: limiter counter, generation, page, ledger, dirty set, flush-due, page refresh lock.
+# ARGV: window, limit, now, link id, counted (1/0), flush interval (ms), page lifetime (s).
+# Replies {hit count, window ttl, outcome, generation[, page, flush due, refresh]}; outcome is
+# `limited` (nothing else done), `miss` (no page of the current generation; no open counted),
+# or the ledger's outcome, with the page only when that is `ok`. `refresh` is 1 for the one
+# view (per lifetime) that finds the page older than its lifetime: it is served, and built
+# again in the background.
 _VIEW_LUA = (
     HIT_LUA
     + opens.LEDGER_LUA
@@ -91,10 +101,18 @@ local cut = stored and string.find(stored, '\\n', 1, true)
 if not cut or string.sub(stored, 1, cut - 1) ~= generation then
   return {count, ttl, 'miss', generation}
 end
+local cut2 = string.find(stored, '\\n', cut + 1, true)
+if not cut2 then return {count, ttl, 'miss', generation} end
 local outcome, due = ledger_open(KEYS[4], KEYS[5], KEYS[6], ARGV[3], ARGV[4],
   tonumber(ARGV[5]), tonumber(ARGV[6]))
 if outcome ~= 'ok' then return {count, ttl, outcome, generation} end
-return {count, ttl, outcome, generation, string.sub(stored, cut + 1), due}
+local refresh = 0
+local lifetime = tonumber(ARGV[7])
+local built = tonumber(string.sub(stored, cut + 1, cut2 - 1)) or 0
+if tonumber(ARGV[3]) - built >= lifetime then
+  if redis.call('SET', KEYS[7], '1', 'NX', 'PX', lifetime * 1000) then refresh = 1 end
+end
+return {count, ttl, outcome, generation, string.sub(stored, cut2 + 1), due, refresh}
 """
 )
 
@@ -112,6 +130,7 @@ class CachedView:
     headers: list[tuple[str, str]] | None = None
     body: bytes | None = None
     flush_due: bool = False
+    refresh: bool = False
 
 
 def cached_view(
@@ -140,6 +159,7 @@ def cached_view(
                 opens.ledger_key(link_id),
                 opens.dirty_key(),
                 opens.flush_due_key(),
+                slot_key + ":refresh",
             ],
             [
                 window,
@@ -148,6 +168,7 @@ def cached_view(
                 link_id,
                 1 if counted else 0,
                 opens.flush_interval_ms(),
+                cache_seconds(),
             ],
         )
     except RedisError as exc:
@@ -166,18 +187,23 @@ def cached_view(
         headers=headers,
         body=body,
         flush_due=bool(rest[1]) if len(rest) > 1 else False,
+        refresh=bool(rest[2]) if len(rest) > 2 else False,
     )
 
 
-def store_page(slot: CacheSlot, headers: list[tuple[str, str]], body: bytes) -> None:
-    """Keep a freshly built page (its response headers and body) for STATUS_PAGE_CACHE_SECONDS
-    (best effort). A response that sets a cookie is never kept."""
+def store_page(
+    slot: CacheSlot, headers: list[tuple[str, str]], body: bytes, *, now: datetime | None = None
+) -> None:
+    """Keep a freshly built page (its response headers and body, and when it was built) for
+    twice STATUS_PAGE_CACHE_SECONDS (best effort): after one lifetime the next view still gets
+    it and has it built again in the background. A response that sets a cookie is never kept."""
     seconds = cache_seconds()
     if seconds <= 0 or any(name.lower() == "set-cookie" for name, _ in headers):
         return
     head = json.dumps(headers, separators=(",", ":")).encode()
+    built = repr((now or utcnow()).timestamp()).encode()
     try:
-        get_redis().set(slot.key, b"\n".join((slot.generation, head, body)), ex=seconds)
+        get_redis().set(slot.key, b"\n".join((slot.generation, built, head, body)), ex=2 * seconds)
     except RedisError as exc:
         log.warning("status page not cached (%s)", exc.__class__.__name__)
 
@@ -193,9 +219,24 @@ def new_generation() -> None:
 
 
 # What the middleware hands on to the Flask view in the WSGI environ: the lookup's result
-# (None: Redis was unreachable), and, set by the view, where the page it built is to be kept.
+# (None: Redis was unreachable), and, set by the view, where the page it built is to be kept;
+# ENVIRON_REFRESH marks a background build of a page (no open is counted).
 ENVIRON_VIEW = "statuslink.status_view"
 ENVIRON_SLOT = "statuslink.status_page_slot"
+ENVIRON_REFRESH = "statuslink.status_page_refresh"
+# What a background build copies from the view that asked for it.
+_REFRESH_ENVIRON = (
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "REMOTE_ADDR",
+    "HTTP_HOST",
+    "HTTP_ACCEPT_LANGUAGE",
+    "wsgi.url_scheme",
+)
 
 
 class CachedPages:
@@ -204,6 +245,8 @@ class CachedPages:
     def __init__(self, app: Flask, wsgi_app: WSGIApplication):
         self.app = app
         self.wsgi_app = wsgi_app
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -216,6 +259,8 @@ class CachedPages:
             if view is not None and view.allowed and view.body is not None and view.headers:
                 if view.flush_due:
                     opens.flush_opens()
+                if view.refresh:
+                    self._refresh_later(environ, view.slot)
                 start_response("200 OK", list(view.headers))
                 return [] if method == "HEAD" else [view.body]
         captured: list[Any] = []
@@ -237,6 +282,50 @@ class CachedPages:
         with self.app.app_context():
             store_page(slot, list(captured[1]), body)
         return [body]
+
+    def _refresh_later(self, environ: WSGIEnvironment, slot: CacheSlot) -> None:
+        """Build the page again on this process's refresh thread, off the request path: the
+        view that found it old is served at once, and so is every view after it."""
+        if self._pool is None or self._pool_pid != os.getpid():  # none yet, or forked since
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="status-refresh")
+            self._pool_pid = os.getpid()
+        refresh: dict[str, Any] = {k: environ[k] for k in _REFRESH_ENVIRON if k in environ}
+        refresh.update(
+            {
+                "REQUEST_METHOD": "GET",
+                "wsgi.input": io.BytesIO(),
+                "wsgi.errors": environ.get("wsgi.errors", sys.stderr),
+                "wsgi.version": (1, 0),
+                "wsgi.multithread": True,
+                "wsgi.multiprocess": True,
+                "wsgi.run_once": False,
+                ENVIRON_VIEW: CachedView(True, 0, "refresh", slot),
+                ENVIRON_REFRESH: True,
+            }
+        )
+        self._pool.submit(self._refresh, refresh)
+
+    def _refresh(self, environ: dict[str, Any]) -> None:
+        captured: list[Any] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured[:] = [status, headers]
+            return lambda data: None
+
+        try:
+            app_iter = self.wsgi_app(environ, capture)
+            try:
+                body = b"".join(app_iter)
+            finally:
+                close = getattr(app_iter, "close", None)
+                if close is not None:
+                    close()
+            slot: CacheSlot | None = environ.get(ENVIRON_SLOT)
+            if slot is not None and captured and captured[0].startswith("200 "):
+                with self.app.app_context():
+                    store_page(slot, list(captured[1]), body)
+        except Exception:  # a refresh must never take the thread down
+            log.exception("status page not refreshed")
 
     def _look_up(self, environ: WSGIEnvironment, token: str, *, counted: bool) -> None:
         if cache_seconds() <= 0:

@@ -22,6 +22,7 @@ from webapp.config import SUPPORTED_LANGUAGES
 from webapp.extensions import csrf, db
 from webapp.status import opens, services
 from webapp.status.pagecache import (
+    ENVIRON_REFRESH,
     ENVIRON_SLOT,
     ENVIRON_VIEW,
     CachedView,
@@ -169,8 +170,9 @@ def _http_error(exc: HTTPException):
 @bp.get("/s/<token>")
 def page(token: str):
     """The status page; each view counts as one open of the link."""
-    # HEAD (link checkers, previews) shows the page's status without using up an open.
-    counted = request.method != "HEAD"
+    # HEAD (link checkers, previews) shows the page's status without using up an open, and
+    # so does the background build of a cached page (pagecache.CachedPages).
+    counted = request.method != "HEAD" and ENVIRON_REFRESH not in request.environ
     link_id = services.verified_link_id(token)
     if link_id is None:
         return _not_found()
