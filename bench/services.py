@@ -154,14 +154,22 @@ class Proc:
             return ""
 
     def stop(self, timeout: float = 15) -> None:
-        if self.popen.poll() is not None:
-            return
-        self.popen.send_signal(signal.SIGTERM)
+        """SIGTERM, then SIGKILL after `timeout`, to the process and whatever it started (an RQ
+        worker forks its scheduler): each process runs in its own process group."""
+        if self.popen.poll() is None:
+            self._signal_group(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._signal_group(signal.SIGKILL)
+                self.popen.wait(timeout=5)
+        self._signal_group(signal.SIGKILL)  # children that outlived their parent
+
+    def _signal_group(self, signum: int) -> None:
         try:
-            self.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(timeout=5)
+            os.killpg(self.popen.pid, signum)
+        except ProcessLookupError:
+            pass
 
 
 @dataclass
@@ -214,6 +222,7 @@ class Environment:
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         handle.close()
         proc = Proc(name, popen, log)
