@@ -81,8 +81,14 @@ def _order_view(order: Order) -> OrderView:
     )
 
 
+# Schemas keep no state between dumps; built once, not per request (each builds its nested
+# schemas too).
+_ORDER_OUT = OrderOut()
+_EVENT_ACCEPTED_OUT = EventAcceptedOut()
+
+
 def _render_order(order: Order) -> dict[str, Any]:
-    return OrderOut().dump(_order_view(order))
+    return _ORDER_OUT.dump(_order_view(order))
 
 
 def _render_upserted(order: Order, created: bool) -> tuple[dict[str, Any], int]:
@@ -90,7 +96,7 @@ def _render_upserted(order: Order, created: bool) -> tuple[dict[str, Any], int]:
 
 
 def _render_outcome(outcome: EventOutcome) -> tuple[dict[str, Any], int]:
-    return EventAcceptedOut().dump(outcome), 202
+    return _EVENT_ACCEPTED_OUT.dump(outcome), 202
 
 
 @blp.route("/orders", methods=["POST"])
