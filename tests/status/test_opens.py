@@ -39,7 +39,7 @@ def minted(tenant, order_set):
 
 
 def pending(link_id: str) -> int:
-    return int(get_redis().hget(opens.ledger_key(link_id), "p") or 0)
+    return int(get_redis().hget(opens.pending_key(link_id), "p") or 0)
 
 
 def test_a_cached_view_needs_no_statement_and_its_open_is_written_later(delayed, client, minted):
@@ -191,3 +191,88 @@ def test_opens_are_written_with_their_own_times(app, tenant, order_set):
     opens.flush_opens()
     db.session.refresh(link)
     assert (link.open_count, link.first_opened_at, link.last_opened_at) == (3, times[0], times[2])
+
+
+def test_a_revoke_racing_the_first_open_leaves_the_link_revoked(delayed, tenant, minted):
+    link, _ = minted
+    # The first open is counted in the database, then the link is revoked before that open
+    # creates the ledger (from the link as it was read before the revoke).
+    count = opens.count_in_database(link.link_id)
+    stale = services.resolve_status_token(services.status_token(link)).link
+    services.revoke_link(tenant.account.id, link.link_id)
+    assert stale is not None
+    stale.revoked_at = None  # what the racing request had read
+    opens.seed_ledger(stale, count or 0)
+    outcome, _ = opens.ledger_open(link.link_id, now=datetime.now(UTC))
+    assert outcome == "revoked"
+
+
+def test_opens_waiting_to_be_written_outlive_their_ledger(delayed, client, minted):
+    link, path = minted
+    for _ in range(3):
+        client.get(path)
+    get_redis().delete(opens.ledger_key(link.link_id))  # expired, or evicted
+    assert pending(link.link_id) == 2
+    client.get(path)  # counted in the database; the new ledger includes what still waits
+    assert int(get_redis().hget(opens.ledger_key(link.link_id), "n")) == 4
+    opens.flush_opens()
+    db.session.refresh(link)
+    assert link.open_count == 4
+
+
+def test_two_first_opens_at_once_never_undercount_the_ledger(delayed, tenant, order_set):
+    tenant.webshop.status_link_max_opens = 3
+    db.session.commit()
+    link, _ = services.mint_status_link(tenant.account.id, order_set.order.id)
+    first = opens.count_in_database(link.link_id)
+    second = opens.count_in_database(link.link_id)
+    opens.seed_ledger(link, second or 0)  # the later count seeds first ...
+    opens.seed_ledger(link, first or 0)  # ... and the earlier one adds its open
+    assert int(get_redis().hget(opens.ledger_key(link.link_id), "n")) == 3
+    assert opens.try_open(link) == "used_up"
+
+
+def test_without_redis_a_view_asks_it_once(app, client, minted, monkeypatch):
+    from redis import Redis
+
+    link, path = minted
+    app.extensions["statuslink.redis"] = Redis.from_url(
+        "redis://127.0.0.1:1/0", socket_connect_timeout=0.2
+    )
+    asked: list[str] = []
+    real = opens.run_script
+
+    def counting(name, *args, **kwargs):
+        asked.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(opens, "run_script", counting)
+    assert client.get(path).status_code == 200
+    assert asked == ["view"]
+    db.session.refresh(link)
+    assert link.open_count == 1
+
+
+def test_a_form_body_on_a_page_view_does_not_choose_the_cached_language(delayed, client, minted):
+    _, path = minted
+    client.get(path, data={"lang": "en"})
+    assert '<html lang="de">' in client.get(path).get_data(as_text=True)
+
+
+def test_an_unreadable_cache_entry_is_built_again_and_counted_once(delayed, client, minted):
+    link, path = minted
+    client.get(path)
+    token = path.rsplit("/", 1)[1]
+    key = page_key(token, None)
+    generation, built, _head, body = get_redis().get(key).split(b"\n", 3)
+    get_redis().set(key, b"\n".join((generation, built, b"{not json", body)))
+    response = client.get(path)
+    assert response.status_code == 200 and b"WEB-1001" in response.get_data()
+    assert pending(link.link_id) == 1  # counted by the lookup, not again by the view
+
+
+def test_a_revoked_link_shows_as_revoked_not_used_up(delayed, client, tenant, minted):
+    link, path = minted
+    client.get(path)
+    services.revoke_link(tenant.account.id, link.link_id)
+    assert opens.try_open(link) == "revoked"

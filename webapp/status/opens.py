@@ -40,7 +40,6 @@ from redis.commands.core import Script
 from redis.exceptions import RedisError
 from sqlalchemy import CursorResult, bindparam, case, func, or_, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.dbtypes import utcnow
 from webapp.extensions import db
@@ -56,23 +55,24 @@ Outcome = Literal["ok", "revoked", "expired", "used_up", "absent", "unavailable"
 REFUSED: frozenset[str] = frozenset({"revoked", "expired", "used_up"})
 
 # The ledger check and count, shared by the open script below and the cached-view script in
-# pagecache.py. Arguments: ledger key, dirty-set key, flush-due key, now (Unix seconds, as
-# text), link id, whether to count (HEAD requests only check), flush interval in ms. Returns
-# the outcome and whether this caller should flush pending opens now (1) or not (0).
+# pagecache.py. Arguments: ledger key, pending key, dirty-set key, flush-due key, now (Unix
+# seconds, as text), link id, whether to count (HEAD requests only check), flush interval in
+# ms. Returns the outcome and whether this caller should flush pending opens now (1) or not.
+# A ledger holding only `rv` is a revoked link's tombstone.
 LEDGER_LUA = """
-local function ledger_open(key, dirty, flushkey, now_text, link_id, counted, flush_ms)
+local function ledger_open(key, pending, dirty, flushkey, now_text, link_id, counted, flush_ms)
   local now = tonumber(now_text)
   local v = redis.call('HMGET', key, 'x', 'm', 'n', 'rv')
-  if not v[1] then return 'absent', 0 end
   if v[4] then return 'revoked', 0 end
+  if not v[1] then return 'absent', 0 end
   if tonumber(v[1]) <= now then return 'expired', 0 end
   local limit = tonumber(v[2])
   if limit >= 0 and tonumber(v[3]) >= limit then return 'used_up', 0 end
   if counted ~= 1 then return 'ok', 0 end
   redis.call('HINCRBY', key, 'n', 1)
-  redis.call('HINCRBY', key, 'p', 1)
-  redis.call('HSETNX', key, 'f', now_text)
-  redis.call('HSET', key, 'l', now_text)
+  redis.call('HINCRBY', pending, 'p', 1)
+  redis.call('HSETNX', pending, 'f', now_text)
+  redis.call('HSET', pending, 'l', now_text)
   redis.call('SADD', dirty, link_id)
   local due = 1
   if flush_ms > 0 then
@@ -85,39 +85,47 @@ end
 _OPEN_LUA = (
     LEDGER_LUA
     + """
-local outcome, due = ledger_open(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2],
+local outcome, due = ledger_open(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2],
   tonumber(ARGV[3]), tonumber(ARGV[4]))
 return {outcome, due}
 """
 )
 
-# Create a ledger from the database row, unless another process did so in the meantime.
+# Create a ledger after an open counted in the database (ARGV[3]: the count it returned),
+# adding the opens still waiting to be written. If another process created it meanwhile, it
+# does not hold this open yet: add it (at worst one too many, never one too few). A revoked
+# link's tombstone stays as it is.
 _SEED_LUA = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'x', ARGV[1], 'm', ARGV[2], 'n', ARGV[3], 'p', 0)
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HEXISTS', KEYS[1], 'x') == 1 then redis.call('HINCRBY', KEYS[1], 'n', 1) end
+  return 0
+end
+local waiting = tonumber(redis.call('HGET', KEYS[2], 'p') or '0')
+redis.call('HSET', KEYS[1], 'x', ARGV[1], 'm', ARGV[2], 'n', tonumber(ARGV[3]) + waiting)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 
+# Mark links revoked: their ledgers, or a tombstone where there is none yet (so that an open
+# counted just before the revoke cannot create a ledger without the mark).
 _REVOKE_LUA = """
 for i = 1, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HSET', KEYS[i], 'rv', '1') end
+  local fresh = redis.call('EXISTS', KEYS[i]) == 0
+  redis.call('HSET', KEYS[i], 'rv', '1')
+  if fresh then redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 end
 return #KEYS
 """
 
-# Take up to ARGV[1] links' pending opens (resetting them) for writing to the database.
+# Take up to ARGV[1] links' pending opens (removing them) for writing to the database.
 _TAKE_LUA = """
 local ids = redis.call('SPOP', KEYS[1], ARGV[1])
 local out = {}
 for _, id in ipairs(ids) do
   local key = ARGV[2] .. id
   local v = redis.call('HMGET', key, 'p', 'f', 'l')
-  if v[1] and tonumber(v[1]) > 0 then
-    redis.call('HSET', key, 'p', 0)
-    redis.call('HDEL', key, 'f', 'l')
-    table.insert(out, {id, v[1], v[2], v[3]})
-  end
+  redis.call('DEL', key)
+  if v[1] and tonumber(v[1]) > 0 then table.insert(out, {id, v[1], v[2], v[3]}) end
 end
 return out
 """
@@ -125,14 +133,12 @@ return out
 # Hand back pending opens whose database write failed (the next flush tries again).
 _GIVE_BACK_LUA = """
 local key = ARGV[2] .. ARGV[1]
-if redis.call('EXISTS', key) == 1 then
-  redis.call('HINCRBY', key, 'p', ARGV[3])
-  local first = redis.call('HGET', key, 'f')
-  if not first or tonumber(first) > tonumber(ARGV[4]) then redis.call('HSET', key, 'f', ARGV[4]) end
-  local last = redis.call('HGET', key, 'l')
-  if not last or tonumber(last) < tonumber(ARGV[5]) then redis.call('HSET', key, 'l', ARGV[5]) end
-  redis.call('SADD', KEYS[1], ARGV[1])
-end
+redis.call('HINCRBY', key, 'p', ARGV[3])
+local first = redis.call('HGET', key, 'f')
+if not first or tonumber(first) > tonumber(ARGV[4]) then redis.call('HSET', key, 'f', ARGV[4]) end
+local last = redis.call('HGET', key, 'l')
+if not last or tonumber(last) < tonumber(ARGV[5]) then redis.call('HSET', key, 'l', ARGV[5]) end
+redis.call('SADD', KEYS[1], ARGV[1])
 return 1
 """
 
@@ -152,13 +158,19 @@ def _prefix() -> str:
     return f"statuslink:opens:{current_app.config['STATUS_RATE_NAMESPACE']}"
 
 
-def ledger_prefix() -> str:
-    return f"{_prefix()}:link:"
-
-
 def ledger_key(link_id: str) -> str:
     """The Redis key of one link's ledger (the link id is no secret: tokens carry it signed)."""
-    return ledger_prefix() + link_id
+    return f"{_prefix()}:link:{link_id}"
+
+
+def pending_prefix() -> str:
+    return f"{_prefix()}:pending:"
+
+
+def pending_key(link_id: str) -> str:
+    """One link's opens not yet written (count, first and last time); never expires, so the
+    ledger's expiry cannot lose them."""
+    return pending_prefix() + link_id
 
 
 def dirty_key() -> str:
@@ -188,26 +200,35 @@ def _from_epoch(value: bytes | str | None) -> datetime | None:
 
 def open_link(link: StatusLink, *, now: datetime | None = None, counted: bool = True) -> bool:
     """Count one open of a resolved link (check only, when not `counted`), if it may be opened
-    now; False, counting nothing, when it is revoked, expired or at its use limit.
+    now; False, counting nothing, when it is revoked, expired or at its use limit."""
+    return try_open(link, now=now, counted=counted) == "ok"
+
+
+def try_open(
+    link: StatusLink, *, now: datetime | None = None, counted: bool = True, ledger: bool = True
+) -> str:
+    """Count one open of a resolved link if it may be opened now: `ok`, or why not (`revoked`,
+    `expired`, `used_up`), counting nothing.
 
     Through the link's ledger when Redis has one, else in the database (creating the ledger).
+    `ledger=False` (Redis just failed in this request) goes to the database at once.
     """
     now = now or utcnow()
-    outcome, due = ledger_open(link.link_id, now=now, counted=counted)
+    outcome, due = ledger_open(link.link_id, now=now, counted=counted) if ledger else ("", False)
     if outcome == "ok":
         if due:
             flush_opens()
-        return True
+        return "ok"
     if outcome in REFUSED:
-        return False
+        return outcome
     if not counted:
-        return True  # the caller resolved the link from the database: it may be opened
+        return "ok"  # the caller resolved the link from the database: it may be opened
     open_count = count_in_database(link.link_id, now=now)
     if open_count is None:
-        return False
+        return "used_up"  # resolved as usable a moment ago: the last use went meanwhile
     if outcome == "absent":
         seed_ledger(link, open_count, now=now)
-    return True
+    return "ok"
 
 
 def ledger_open(link_id: str, *, now: datetime, counted: bool = True) -> tuple[Outcome, bool]:
@@ -216,7 +237,7 @@ def ledger_open(link_id: str, *, now: datetime, counted: bool = True) -> tuple[O
         outcome, due = run_script(
             "open",
             _OPEN_LUA,
-            [ledger_key(link_id), dirty_key(), flush_due_key()],
+            [ledger_key(link_id), pending_key(link_id), dirty_key(), flush_due_key()],
             [_epoch(now), link_id, 1 if counted else 0, flush_interval_ms()],
         )
     except RedisError as exc:
@@ -235,7 +256,7 @@ def seed_ledger(link: StatusLink, open_count: int, *, now: datetime | None = Non
         run_script(
             "seed",
             _SEED_LUA,
-            [ledger_key(link.link_id)],
+            [ledger_key(link.link_id), pending_key(link.link_id)],
             [
                 _epoch(link.expires_at),
                 -1 if link.max_opens is None else link.max_opens,
@@ -248,15 +269,16 @@ def seed_ledger(link: StatusLink, open_count: int, *, now: datetime | None = Non
 
 
 def mark_revoked(link_ids: Iterable[str]) -> None:
-    """Make the ledgers of these links refuse every further open (after the revoke commit)."""
+    """Make the ledgers of these links refuse every further open (after the revoke commit),
+    leaving a tombstone where a link has no ledger yet."""
     keys = [ledger_key(link_id) for link_id in link_ids]
     if not keys:
         return
     try:
-        run_script("revoke", _REVOKE_LUA, keys, [])
+        run_script("revoke", _REVOKE_LUA, keys, [LEDGER_SECONDS])
     except RedisError as exc:
-        # Their ledgers expire within LEDGER_SECONDS; until then a cached view may still open
-        # them. Logged loudly: a revoke is a security measure.
+        # Web processes that reach Redis may open them from their ledgers (at most
+        # LEDGER_SECONDS); those that do not read the database, which has the revoke.
         log.error("revoked links not marked in Redis (%s)", exc.__class__.__name__)
 
 
@@ -341,34 +363,48 @@ def flush_opens(limit: int = FLUSH_BATCH) -> int:
     """Write pending opens (up to `limit` links') from Redis to the database; how many opens
     were written. Opens whose write fails are handed back for the next flush."""
     try:
-        taken: list[Any] = run_script("take", _TAKE_LUA, [dirty_key()], [limit, ledger_prefix()])
+        taken: list[Any] = run_script("take", _TAKE_LUA, [dirty_key()], [limit, pending_prefix()])
     except RedisError as exc:
         log.warning("status link opens not flushed (%s)", exc.__class__.__name__)
         return 0
     if not taken:
         return 0
-    rows = [
-        {
-            "flush_link_id": link_id.decode(),
-            "flush_opens": int(opens),
-            "flush_first": _from_epoch(first) or utcnow(),
-            "flush_last": _from_epoch(last) or utcnow(),
-        }
-        for link_id, opens, first, last in taken
-    ]
     try:
+        rows = sorted(  # one order for every writer: no deadlock between two flushes
+            (
+                {
+                    "flush_link_id": link_id.decode(),
+                    "flush_opens": int(opens),
+                    "flush_first": _from_epoch(first or last) or utcnow(),
+                    "flush_last": _from_epoch(last or first) or utcnow(),
+                }
+                for link_id, opens, first, last in taken
+            ),
+            key=lambda row: row["flush_link_id"],
+        )
         if db.session().in_transaction():
             db.session.execute(_FLUSH, rows)
             db.session.commit()
         else:
             with db.engine.begin() as connection:
                 connection.execute(_FLUSH, rows)
-    except SQLAlchemyError:
+    except Exception:
         log.exception("status link opens not written; handed back for the next flush")
         db.session.rollback()
         _give_back(taken)
         return 0
     return sum(row["flush_opens"] for row in rows)
+
+
+def flush_all_opens(batches: int = 20) -> int:
+    """flush_opens until nothing is pending (at most `batches` batches); how many written."""
+    total = 0
+    for _ in range(batches):
+        written = flush_opens()
+        total += written
+        if written == 0:
+            break
+    return total
 
 
 def _give_back(taken: list[Any]) -> None:
@@ -378,7 +414,7 @@ def _give_back(taken: list[Any]) -> None:
                 "give_back",
                 _GIVE_BACK_LUA,
                 [dirty_key()],
-                [link_id, ledger_prefix(), opens, first or last or 0, last or first or 0],
+                [link_id, pending_prefix(), opens, first or last or 0, last or first or 0],
             )
         except RedisError:
             log.error("%s status link opens lost (Redis unavailable)", int(opens))

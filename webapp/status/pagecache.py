@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -82,7 +83,8 @@ def page_key(token: str, language: str | None) -> str:
     return f"{_prefix()}:page:{digest}:{language or '-'}"
 
 
-# KEYS: limiter counter, generation, page, ledger, dirty set, flush-due, page refresh lock.
+# KEYS: limiter counter, generation, page, ledger, dirty set, flush-due, page refresh lock,
+# the link's pending opens.
 # ARGV: window, limit, now, link id, counted (1/0), flush interval (ms), page lifetime (s).
 # Replies {hit count, window ttl, outcome, generation[, page, flush due, refresh]}; outcome is
 # `limited` (nothing else done), `miss` (no page of the current generation; no open counted),
@@ -103,7 +105,7 @@ if not cut or string.sub(stored, 1, cut - 1) ~= generation then
 end
 local cut2 = string.find(stored, '\\n', cut + 1, true)
 if not cut2 then return {count, ttl, 'miss', generation} end
-local outcome, due = ledger_open(KEYS[4], KEYS[5], KEYS[6], ARGV[3], ARGV[4],
+local outcome, due = ledger_open(KEYS[4], KEYS[8], KEYS[5], KEYS[6], ARGV[3], ARGV[4],
   tonumber(ARGV[5]), tonumber(ARGV[6]))
 if outcome ~= 'ok' then return {count, ttl, outcome, generation} end
 local refresh = 0
@@ -160,6 +162,7 @@ def cached_view(
                 opens.dirty_key(),
                 opens.flush_due_key(),
                 slot_key + ":refresh",
+                opens.pending_key(link_id),
             ],
             [
                 window,
@@ -178,7 +181,12 @@ def cached_view(
     headers = body = None
     if rest:
         head, _, body = rest[0].partition(b"\n")
-        headers = [(str(name), str(value)) for name, value in json.loads(head)]
+        try:
+            headers = [(str(name), str(value)) for name, value in json.loads(head)]
+        except (ValueError, TypeError):
+            # Unreadable entry: the view builds the page (the open is counted already).
+            log.warning("status page cache entry unreadable")
+            headers = body = None
     return CachedView(
         allowed=int(count) <= limit,
         retry_after=max(int(ttl), 1),
@@ -247,6 +255,7 @@ class CachedPages:
         self.wsgi_app = wsgi_app
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
+        self._pool_lock = threading.Lock()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -257,10 +266,7 @@ class CachedPages:
             self._look_up(environ, path[3:], counted=method == "GET")
             view: CachedView | None = environ.get(ENVIRON_VIEW)
             if view is not None and view.allowed and view.body is not None and view.headers:
-                if view.flush_due:
-                    opens.flush_opens()
-                if view.refresh:
-                    self._refresh_later(environ, view.slot)
+                self._after_cached_view(environ, view)
                 start_response("200 OK", list(view.headers))
                 return [] if method == "HEAD" else [view.body]
         captured: list[Any] = []
@@ -283,12 +289,24 @@ class CachedPages:
             store_page(slot, list(captured[1]), body)
         return [body]
 
+    def _after_cached_view(self, environ: WSGIEnvironment, view: CachedView) -> None:
+        """Housekeeping a served view took on: writing pending opens, rebuilding the page.
+        Neither may fail the view (its page is ready, its open counted)."""
+        try:
+            if view.flush_due:
+                opens.flush_opens()
+            if view.refresh:
+                self._refresh_later(environ, view.slot)
+        except Exception:
+            log.exception("status page housekeeping failed")
+
     def _refresh_later(self, environ: WSGIEnvironment, slot: CacheSlot) -> None:
         """Build the page again on this process's refresh thread, off the request path: the
         view that found it old is served at once, and so is every view after it."""
-        if self._pool is None or self._pool_pid != os.getpid():  # none yet, or forked since
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="status-refresh")
-            self._pool_pid = os.getpid()
+        with self._pool_lock:
+            if self._pool is None or self._pool_pid != os.getpid():  # none yet, or forked
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="status-refresh")
+                self._pool_pid = os.getpid()
         refresh: dict[str, Any] = {k: environ[k] for k in _REFRESH_ENVIRON if k in environ}
         refresh.update(
             {

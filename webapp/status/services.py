@@ -212,7 +212,7 @@ def verified_link_id(token: str) -> str | None:
 # Genuine status tokens seen by this process (only those: a forged one costs an HMAC each time
 # but takes no memory), emptied when full.
 _verified: dict[tuple[tuple[str, ...], str], str] = {}
-_VERIFIED_MAX = 20_000
+_VERIFIED_MAX = 5_000
 
 
 def resolve_status_token(token: str, *, now: datetime | None = None) -> StatusOutcome:

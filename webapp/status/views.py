@@ -9,6 +9,7 @@ from flask import (
     Flask,
     Response,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -64,11 +65,12 @@ def register_public_headers(app: Flask) -> None:
 
 
 def _requested_language() -> str | None:
-    return requested_language(request.query_string.decode("latin-1")) or _form_language()
-
-
-def _form_language() -> str | None:
-    lang = (request.form.get("lang") or "").strip().lower() if request.form else ""
+    """`?lang=` of the URL; for a form post also a `lang` field. A page view reads the URL
+    alone, as the page cache does (a body on a GET must not choose the cached language)."""
+    from_url = requested_language(request.query_string.decode("latin-1"))
+    if from_url or request.method in ("GET", "HEAD"):
+        return from_url
+    lang = (request.form.get("lang") or "").strip().lower()
     return lang if lang in SUPPORTED_LANGUAGES else None
 
 
@@ -135,6 +137,7 @@ def _rate_limit() -> Response | None:
         int(config["STATUS_RATE_WINDOW"]),
         fail_open=True,
     )
+    g.status_redis_down = not result.reachable
     if not result.allowed:
         return _too_many(result.retry_after)
     return None
@@ -178,6 +181,9 @@ def page(token: str):
         return _not_found()
     # Not served from the cache by CachedPages (pagecache.py); what its lookup found, if any.
     view: CachedView | None = request.environ.get(ENVIRON_VIEW)
+    redis_down = (ENVIRON_VIEW in request.environ and view is None) or g.get("status_redis_down")
+    if view is not None and view.outcome == "ok":
+        counted = False  # counted by the lookup already (its cache entry could not be used)
     # Built from the database; when the link may not be opened, this says why.
     outcome = services.resolve_status_token(token)
     if outcome.kind == "not_found" or outcome.link is None:
@@ -194,8 +200,9 @@ def page(token: str):
     # What the page needed is read: handing the session's connection back lets the open be
     # counted on a bare connection (no session commit, which would expire every loaded row).
     db.session.close()
-    if not opens.open_link(link, counted=counted):
-        return _gone(token, link, "used_up")
+    refused = opens.try_open(link, counted=counted, ledger=not redis_down)
+    if refused != "ok":
+        return _gone(token, link, refused)
     if view is not None:
         request.environ[ENVIRON_SLOT] = view.slot  # CachedPages keeps the finished response
     return _html_response(html)
