@@ -220,16 +220,88 @@ def test_opens_waiting_to_be_written_outlive_their_ledger(delayed, client, minte
     assert link.open_count == 4
 
 
-def test_two_first_opens_at_once_never_undercount_the_ledger(delayed, tenant, order_set):
+@pytest.mark.parametrize("order", ["later first", "earlier first"])
+def test_two_first_opens_at_once_are_counted_exactly(delayed, tenant, order_set, order):
     tenant.webshop.status_link_max_opens = 3
     db.session.commit()
     link, _ = services.mint_status_link(tenant.account.id, order_set.order.id)
     first = opens.count_in_database(link.link_id)
     second = opens.count_in_database(link.link_id)
-    opens.seed_ledger(link, second or 0)  # the later count seeds first ...
-    opens.seed_ledger(link, first or 0)  # ... and the earlier one adds its open
-    assert int(get_redis().hget(opens.ledger_key(link.link_id), "n")) == 3
+    seeds = [second, first] if order == "later first" else [first, second]
+    for count in seeds:
+        opens.seed_ledger(link, count or 0)
+    assert int(get_redis().hget(opens.ledger_key(link.link_id), "n")) == 2
+    assert opens.try_open(link) == "ok"  # the third and last use
     assert opens.try_open(link) == "used_up"
+
+
+def test_the_use_limit_counts_waiting_opens_after_the_ledger_is_gone(
+    delayed, client, tenant, order_set
+):
+    tenant.webshop.status_link_max_opens = 3
+    db.session.commit()
+    link, url = services.mint_status_link(tenant.account.id, order_set.order.id)
+    assert [client.get(path_of(url)).status_code for _ in range(3)] == [200, 200, 200]
+    get_redis().delete(opens.ledger_key(link.link_id))  # expired, with two opens waiting
+    assert client.get(path_of(url)).status_code == 410
+    opens.flush_opens()
+    db.session.refresh(link)
+    assert link.open_count == 3
+
+
+def test_a_ledger_started_while_opens_are_being_written_counts_them(delayed, client, minted):
+    link, path = minted
+    for _ in range(3):
+        client.get(path)  # one in the database, two waiting
+    taken = opens.run_script(
+        "take", opens._TAKE_LUA, [opens.dirty_key()], [100, opens.pending_prefix()]
+    )
+    assert pending(link.link_id) == 0 and len(taken) == 1
+    get_redis().delete(opens.ledger_key(link.link_id))
+    client.get(path)  # counted in the database, starting a new ledger
+    assert int(get_redis().hget(opens.ledger_key(link.link_id), "n")) == 4
+    opens._give_back(taken)  # that write failed after all
+    assert opens.flush_opens() == 2
+    db.session.refresh(link)
+    assert link.open_count == 4
+    assert not get_redis().exists(opens.pending_key(link.link_id))
+
+
+def test_an_unreadable_entry_on_the_last_use_is_still_served(delayed, client, tenant, order_set):
+    tenant.webshop.status_link_max_opens = 2
+    db.session.commit()
+    link, url = services.mint_status_link(tenant.account.id, order_set.order.id)
+    path = path_of(url)
+    assert client.get(path).status_code == 200
+    key = page_key(path.rsplit("/", 1)[1], None)
+    generation, built, _head, body = get_redis().get(key).split(b"\n", 3)
+    get_redis().set(key, b"\n".join((generation, built, b"[[", body)))
+    assert client.get(path).status_code == 200
+    assert client.get(path).status_code == 410
+
+
+def test_without_redis_and_without_the_cache_a_view_asks_redis_once(
+    app, client, minted, monkeypatch
+):
+    from redis import Redis
+
+    from webapp.status import ratelimit
+
+    app.config["STATUS_PAGE_CACHE_SECONDS"] = 0
+    link, path = minted
+    app.extensions["statuslink.redis"] = Redis.from_url(
+        "redis://127.0.0.1:1/0", socket_connect_timeout=0.2
+    )
+    asked: list[str] = []
+    real_open, real_hit = opens.run_script, ratelimit._run_script
+    monkeypatch.setattr(
+        opens, "run_script", lambda name, *a: asked.append(name) or real_open(name, *a)
+    )
+    monkeypatch.setattr(ratelimit, "_run_script", lambda *a: asked.append("limit") or real_hit(*a))
+    assert client.get(path).status_code == 200
+    assert asked == ["limit"]
+    db.session.refresh(link)
+    assert link.open_count == 1
 
 
 def test_without_redis_a_view_asks_it_once(app, client, minted, monkeypatch):

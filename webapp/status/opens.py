@@ -38,7 +38,7 @@ from typing import Any, Literal, cast
 from flask import current_app
 from redis.commands.core import Script
 from redis.exceptions import RedisError
-from sqlalchemy import CursorResult, bindparam, case, func, or_, update
+from sqlalchemy import CursorResult, Integer, bindparam, case, func, or_, update
 from sqlalchemy.engine import Engine
 
 from webapp.dbtypes import utcnow
@@ -57,14 +57,19 @@ REFUSED: frozenset[str] = frozenset({"revoked", "expired", "used_up"})
 # The ledger check and count, shared by the open script below and the cached-view script in
 # pagecache.py. Arguments: ledger key, pending key, dirty-set key, flush-due key, now (Unix
 # seconds, as text), link id, whether to count (HEAD requests only check), flush interval in
-# ms. Returns the outcome and whether this caller should flush pending opens now (1) or not.
-# A ledger holding only `rv` is a revoked link's tombstone.
+# ms. Returns the outcome and whether this caller should flush pending opens now (1) or not;
+# for `absent`, instead, how many opens wait to be written (the database does not know them).
+# A ledger holding only `rv` is a revoked link's tombstone. A pending key holds `p` (opens
+# waiting, with their first and last time `f`, `l`) and `q` (opens being written right now).
 LEDGER_LUA = """
 local function ledger_open(key, pending, dirty, flushkey, now_text, link_id, counted, flush_ms)
   local now = tonumber(now_text)
   local v = redis.call('HMGET', key, 'x', 'm', 'n', 'rv')
   if v[4] then return 'revoked', 0 end
-  if not v[1] then return 'absent', 0 end
+  if not v[1] then
+    local w = redis.call('HMGET', pending, 'p', 'q')
+    return 'absent', (tonumber(w[1]) or 0) + (tonumber(w[2]) or 0)
+  end
   if tonumber(v[1]) <= now then return 'expired', 0 end
   local limit = tonumber(v[2])
   if limit >= 0 and tonumber(v[3]) >= limit then return 'used_up', 0 end
@@ -91,17 +96,25 @@ return {outcome, due}
 """
 )
 
-# Create a ledger after an open counted in the database (ARGV[3]: the count it returned),
-# adding the opens still waiting to be written. If another process created it meanwhile, it
-# does not hold this open yet: add it (at worst one too many, never one too few). A revoked
-# link's tombstone stays as it is.
+# Create a ledger after an open counted in the database (ARGV[3]: the count it returned; `b`
+# keeps the highest such count), adding the opens still waiting to be written. If another
+# process created it meanwhile from a lower count, the difference is added, so the ledger is
+# exact whichever of two first opens seeds first. A revoked link's tombstone stays as it is.
 _SEED_LUA = """
+local counted = tonumber(ARGV[3])
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  if redis.call('HEXISTS', KEYS[1], 'x') == 1 then redis.call('HINCRBY', KEYS[1], 'n', 1) end
+  if redis.call('HEXISTS', KEYS[1], 'x') == 1 then
+    local base = tonumber(redis.call('HGET', KEYS[1], 'b') or '0')
+    if counted > base then
+      redis.call('HINCRBY', KEYS[1], 'n', counted - base)
+      redis.call('HSET', KEYS[1], 'b', counted)
+    end
+  end
   return 0
 end
-local waiting = tonumber(redis.call('HGET', KEYS[2], 'p') or '0')
-redis.call('HSET', KEYS[1], 'x', ARGV[1], 'm', ARGV[2], 'n', tonumber(ARGV[3]) + waiting)
+local w = redis.call('HMGET', KEYS[2], 'p', 'q')
+local waiting = (tonumber(w[1]) or 0) + (tonumber(w[2]) or 0)
+redis.call('HSET', KEYS[1], 'x', ARGV[1], 'm', ARGV[2], 'n', counted + waiting, 'b', counted)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
@@ -117,22 +130,43 @@ end
 return #KEYS
 """
 
-# Take up to ARGV[1] links' pending opens (removing them) for writing to the database.
+# Take up to ARGV[1] links' pending opens for writing to the database: they move from `p` to
+# `q` (still counted by a seed meanwhile) until the write is done or handed back.
 _TAKE_LUA = """
 local ids = redis.call('SPOP', KEYS[1], ARGV[1])
 local out = {}
 for _, id in ipairs(ids) do
   local key = ARGV[2] .. id
   local v = redis.call('HMGET', key, 'p', 'f', 'l')
-  redis.call('DEL', key)
-  if v[1] and tonumber(v[1]) > 0 then table.insert(out, {id, v[1], v[2], v[3]}) end
+  local opens = tonumber(v[1]) or 0
+  if opens > 0 then
+    redis.call('HDEL', key, 'p', 'f', 'l')
+    redis.call('HINCRBY', key, 'q', opens)
+    table.insert(out, {id, v[1], v[2], v[3]})
+  else
+    redis.call('HDEL', key, 'p', 'f', 'l')
+    if redis.call('HLEN', key) == 0 then redis.call('DEL', key) end
+  end
 end
 return out
 """
 
-# Hand back pending opens whose database write failed (the next flush tries again).
+# The taken opens are in the database (ARGV: id, count pairs): forget them.
+_DONE_LUA = """
+for i = 1, #ARGV, 2 do
+  local key = KEYS[1] .. ARGV[i]
+  if redis.call('HINCRBY', key, 'q', -tonumber(ARGV[i + 1])) <= 0 then
+    redis.call('HDEL', key, 'q')
+    if redis.call('HLEN', key) == 0 then redis.call('DEL', key) end
+  end
+end
+return 1
+"""
+
+# Hand back taken opens whose database write failed (the next flush tries again).
 _GIVE_BACK_LUA = """
 local key = ARGV[2] .. ARGV[1]
+if redis.call('HINCRBY', key, 'q', -tonumber(ARGV[3])) <= 0 then redis.call('HDEL', key, 'q') end
 redis.call('HINCRBY', key, 'p', ARGV[3])
 local first = redis.call('HGET', key, 'f')
 if not first or tonumber(first) > tonumber(ARGV[4]) then redis.call('HSET', key, 'f', ARGV[4]) end
@@ -214,16 +248,20 @@ def try_open(
     `ledger=False` (Redis just failed in this request) goes to the database at once.
     """
     now = now or utcnow()
-    outcome, due = ledger_open(link.link_id, now=now, counted=counted) if ledger else ("", False)
+    outcome, extra = ledger_open(link.link_id, now=now, counted=counted) if ledger else ("", 0)
     if outcome == "ok":
-        if due:
+        if extra:
             flush_opens()
         return "ok"
     if outcome in REFUSED:
         return outcome
+    waiting = extra if outcome == "absent" else 0
     if not counted:
-        return "ok"  # the caller resolved the link from the database: it may be opened
-    open_count = count_in_database(link.link_id, now=now)
+        # The caller resolved the link from the database; the opens still waiting count too.
+        if link.max_opens is not None and link.open_count + waiting >= link.max_opens:
+            return "used_up"
+        return "ok"
+    open_count = count_in_database(link.link_id, now=now, waiting=waiting)
     if open_count is None:
         return "used_up"  # resolved as usable a moment ago: the last use went meanwhile
     if outcome == "absent":
@@ -231,8 +269,9 @@ def try_open(
     return "ok"
 
 
-def ledger_open(link_id: str, *, now: datetime, counted: bool = True) -> tuple[Outcome, bool]:
-    """Check (and count) one open in the link's ledger: the outcome and whether to flush."""
+def ledger_open(link_id: str, *, now: datetime, counted: bool = True) -> tuple[Outcome, int]:
+    """Check (and count) one open in the link's ledger: the outcome, and whether to flush now
+    (1 or 0; for `absent` instead the opens waiting to be written)."""
     try:
         outcome, due = run_script(
             "open",
@@ -242,8 +281,8 @@ def ledger_open(link_id: str, *, now: datetime, counted: bool = True) -> tuple[O
         )
     except RedisError as exc:
         log.warning("status link opens counted in the database (%s)", exc.__class__.__name__)
-        return "unavailable", False
-    return cast(Outcome, outcome.decode()), bool(due)
+        return "unavailable", 0
+    return cast(Outcome, outcome.decode()), int(due)
 
 
 def seed_ledger(link: StatusLink, open_count: int, *, now: datetime | None = None) -> None:
@@ -294,7 +333,10 @@ _COUNT_OPEN = (
         StatusLink.link_id == bindparam("open_link_id"),
         StatusLink.revoked_at.is_(None),
         StatusLink.expires_at > _OPEN_NOW,
-        or_(StatusLink.max_opens.is_(None), StatusLink.open_count < StatusLink.max_opens),
+        or_(
+            StatusLink.max_opens.is_(None),
+            StatusLink.open_count + bindparam("open_waiting", type_=Integer) < StatusLink.max_opens,
+        ),
     )
     .values(
         open_count=StatusLink.open_count + 1,
@@ -341,10 +383,11 @@ def _autocommit_engine() -> Engine:
     return autocommit
 
 
-def count_in_database(link_id: str, *, now: datetime | None = None) -> int | None:
+def count_in_database(link_id: str, *, now: datetime | None = None, waiting: int = 0) -> int | None:
     """Count one open in the database if the link may be opened: its new open count, or None
-    (counting nothing) when it is unknown, revoked, expired or at its use limit. Commits."""
-    params = {"open_link_id": link_id, "open_now": now or utcnow()}
+    (counting nothing) when it is unknown, revoked, expired or at its use limit, counting the
+    `waiting` opens Redis holds for it too. Commits."""
+    params = {"open_link_id": link_id, "open_now": now or utcnow(), "open_waiting": waiting}
     statement = _COUNT_OPEN_PG if db.engine.dialect.name == "postgresql" else _COUNT_OPEN
     if db.session().in_transaction():
         # The session holds a connection already: a second one per request could exhaust the
@@ -393,6 +436,14 @@ def flush_opens(limit: int = FLUSH_BATCH) -> int:
         db.session.rollback()
         _give_back(taken)
         return 0
+    done: list[Any] = []
+    for row in rows:
+        done += [row["flush_link_id"], row["flush_opens"]]
+    try:
+        run_script("done", _DONE_LUA, [pending_prefix()], done)
+    except RedisError as exc:
+        # Written; only a seed in the next moments would count them twice (never too few).
+        log.warning("written status link opens not cleared (%s)", exc.__class__.__name__)
     return sum(row["flush_opens"] for row in rows)
 
 

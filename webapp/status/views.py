@@ -182,8 +182,9 @@ def page(token: str):
     # Not served from the cache by CachedPages (pagecache.py); what its lookup found, if any.
     view: CachedView | None = request.environ.get(ENVIRON_VIEW)
     redis_down = (ENVIRON_VIEW in request.environ and view is None) or g.get("status_redis_down")
-    if view is not None and view.outcome == "ok":
-        counted = False  # counted by the lookup already (its cache entry could not be used)
+    # The lookup found the page and counted the open, but its cache entry could not be used:
+    # build the page, without checking or counting the open again.
+    opened = view is not None and view.outcome == "ok"
     # Built from the database; when the link may not be opened, this says why.
     outcome = services.resolve_status_token(token)
     if outcome.kind == "not_found" or outcome.link is None:
@@ -200,9 +201,10 @@ def page(token: str):
     # What the page needed is read: handing the session's connection back lets the open be
     # counted on a bare connection (no session commit, which would expire every loaded row).
     db.session.close()
-    refused = opens.try_open(link, counted=counted, ledger=not redis_down)
-    if refused != "ok":
-        return _gone(token, link, refused)
+    if not opened:
+        refused = opens.try_open(link, counted=counted, ledger=not redis_down)
+        if refused != "ok":
+            return _gone(token, link, refused)
     if view is not None:
         request.environ[ENVIRON_SLOT] = view.slot  # CachedPages keeps the finished response
     return _html_response(html)
