@@ -4,28 +4,37 @@ Every view of a status page counts as one open of its link, and a link may have 
 Counting each open with its own UPDATE made a database write of every page view (on SQLite,
 one at a time across all processes), which capped the page at about a fifth of what the web
 server can serve. So a link that has been opened once gets a *ledger* in Redis, a hash that
-holds what an open must check and count:
+holds what an open must check:
 
     x   expiry (Unix seconds)          m   use limit (-1: none)
-    n   opens so far                   rv  present once the link is revoked
-    p   opens not yet in the database  f, l  first and last of those (Unix seconds)
+    n   opens so far                   rv  present once the link is revoked (alone: a tombstone)
+    b   the highest database count a ledger was started from
+
+and beside it, in a key that never expires, the link's opens not yet in the database:
+
+    p   opens waiting                  f, l  first and last of those (Unix seconds)
+    q   opens being written right now
 
 - The first open of a link the ledger does not know is counted in the database itself (one
-  conditional UPDATE, as without Redis) and then creates the ledger from the row it updated.
+  conditional UPDATE, as without Redis, which counts the opens still waiting in Redis against
+  the use limit) and then creates the ledger from the count it returned plus those waiting.
   A ledger lives LEDGER_SECONDS at most, so it is re-read from the database at least that often.
 - Every later open is checked and counted by one Lua script, atomically: a revoked, expired or
   used-up link is refused there, and two simultaneous opens cannot both take the last use. For a
   cached page (pagecache.py) the same script also applies the rate limit and returns the page,
   so such a view costs one Redis round trip and no database statement.
-- Pending opens (p) reach the database through flush_opens(): run by the web process that
-  counted an open once STATUS_OPENS_FLUSH_SECONDS have passed since the last flush (one flush
-  per interval across all processes), and by the workers' periodic sweep.
-- Revoking a link marks its ledger (mark_revoked) in the same request.
+- Waiting opens reach the database through flush_opens(): run by the web process that counted
+  an open once STATUS_OPENS_FLUSH_SECONDS have passed since the last flush (one flush per
+  interval across all processes), and by the workers' periodic sweep. Taken opens stay in `q`
+  until their write is committed, or go back to `p` if it fails.
+- Revoking a link marks its ledger, or leaves a tombstone (mark_revoked), in the same request.
 
 What this changes: a link's open count and first/last open times in the database may lag by up
 to STATUS_OPENS_FLUSH_SECONDS. If Redis loses its data (it keeps nothing on disk), the opens
-not yet written are lost and a link with a use limit may be opened that many times more.
-Without Redis every open is counted in the database directly, and nothing is cached.
+not yet written are lost and a link with a use limit may be opened that many times more. A
+Redis reply lost after its script ran makes that open count in the database as well (one too
+many, never one too few). Without Redis every open is counted in the database directly, and
+nothing is cached.
 """
 
 from __future__ import annotations
