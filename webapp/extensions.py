@@ -8,6 +8,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask
@@ -109,24 +110,24 @@ def _acquire_file_lock(fd: int) -> bool:
 
 
 class _WriterCursor(sqlite3.Cursor):
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+    @contextlib.contextmanager
+    def _statement(self, sql: str) -> Iterator[None]:
         connection = self.connection
         connection._before_statement(sql)  # type: ignore[attr-defined]
         try:
-            return super().execute(sql, parameters)
+            yield
         finally:
             # An autocommit write is over when execute returns: hand the lock on at once.
             if not connection.in_transaction:
                 connection._release_writer()  # type: ignore[attr-defined]
 
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        with self._statement(sql):
+            return super().execute(sql, parameters)
+
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
-        connection = self.connection
-        connection._before_statement(sql)  # type: ignore[attr-defined]
-        try:
+        with self._statement(sql):
             return super().executemany(sql, seq_of_parameters)
-        finally:
-            if not connection.in_transaction:
-                connection._release_writer()  # type: ignore[attr-defined]
 
 
 class SerialisedWriterConnection(sqlite3.Connection):

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from redis import Redis
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.serializers import JSONSerializer
@@ -26,6 +27,19 @@ def register_queue(app: Flask) -> None:
 def get_redis() -> Redis:
     """The app's Redis client."""
     return current_app.extensions[_EXT]
+
+
+_scripts: dict[str, Script] = {}
+
+
+def run_script(name: str, source: str, keys: list[str], args: list[Any]) -> Any:
+    """EVALSHA of the Lua script `source` (registered once under `name`) on the app's Redis;
+    redis-py loads it when the server does not know it yet. Raises RedisError."""
+    client = get_redis()
+    script = _scripts.get(name)
+    if script is None:
+        script = _scripts[name] = client.register_script(source)
+    return script(keys=keys, args=args, client=client)
 
 
 def get_queue(name: str | None = None) -> Queue:

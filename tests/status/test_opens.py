@@ -15,8 +15,8 @@ from jobs.status import flush_status_opens
 from jobs.worker import PERIODIC_JOBS
 from tests.support.sql import counted_statements
 from webapp.extensions import db
-from webapp.queue import get_redis
-from webapp.status import opens, services
+from webapp.queue import get_redis, run_script
+from webapp.status import opens, pagecache, services
 from webapp.status.pagecache import page_key
 
 
@@ -187,7 +187,7 @@ def test_opens_are_written_with_their_own_times(app, tenant, order_set):
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
     times = [start, start + timedelta(minutes=5), start + timedelta(minutes=9)]
     for moment in times:
-        assert opens.open_link(link, now=moment)
+        assert opens.try_open(link, now=moment) == "ok"
     opens.flush_opens()
     db.session.refresh(link)
     assert (link.open_count, link.first_opened_at, link.last_opened_at) == (3, times[0], times[2])
@@ -203,8 +203,7 @@ def test_a_revoke_racing_the_first_open_leaves_the_link_revoked(delayed, tenant,
     assert stale is not None
     stale.revoked_at = None  # what the racing request had read
     opens.seed_ledger(stale, count or 0)
-    outcome, _ = opens.ledger_open(link.link_id, now=datetime.now(UTC))
-    assert outcome == "revoked"
+    assert opens.ledger_open(link.link_id, now=datetime.now(UTC)).outcome == "revoked"
 
 
 def test_opens_waiting_to_be_written_outlive_their_ledger(delayed, client, minted):
@@ -253,9 +252,7 @@ def test_a_ledger_started_while_opens_are_being_written_counts_them(delayed, cli
     link, path = minted
     for _ in range(3):
         client.get(path)  # one in the database, two waiting
-    taken = opens.run_script(
-        "take", opens._TAKE_LUA, [opens.dirty_key()], [100, opens.pending_prefix()]
-    )
+    taken = run_script("take", opens._TAKE_LUA, [opens.dirty_key()], [100, opens.pending_prefix()])
     assert pending(link.link_id) == 0 and len(taken) == 1
     get_redis().delete(opens.ledger_key(link.link_id))
     client.get(path)  # counted in the database, starting a new ledger
@@ -293,13 +290,15 @@ def test_without_redis_and_without_the_cache_a_view_asks_redis_once(
         "redis://127.0.0.1:1/0", socket_connect_timeout=0.2
     )
     asked: list[str] = []
-    real_open, real_hit = opens.run_script, ratelimit._run_script
-    monkeypatch.setattr(
-        opens, "run_script", lambda name, *a: asked.append(name) or real_open(name, *a)
-    )
-    monkeypatch.setattr(ratelimit, "_run_script", lambda *a: asked.append("limit") or real_hit(*a))
+
+    def counting(name, *args):
+        asked.append(name)
+        return run_script(name, *args)
+
+    monkeypatch.setattr(opens, "run_script", counting)
+    monkeypatch.setattr(ratelimit, "run_script", counting)
     assert client.get(path).status_code == 200
-    assert asked == ["limit"]
+    assert asked == ["hit"]
     db.session.refresh(link)
     assert link.open_count == 1
 
@@ -312,13 +311,13 @@ def test_without_redis_a_view_asks_it_once(app, client, minted, monkeypatch):
         "redis://127.0.0.1:1/0", socket_connect_timeout=0.2
     )
     asked: list[str] = []
-    real = opens.run_script
 
-    def counting(name, *args, **kwargs):
+    def counting(name, *args):
         asked.append(name)
-        return real(name, *args, **kwargs)
+        return run_script(name, *args)
 
     monkeypatch.setattr(opens, "run_script", counting)
+    monkeypatch.setattr(pagecache, "run_script", counting)
     assert client.get(path).status_code == 200
     assert asked == ["view"]
     db.session.refresh(link)

@@ -113,8 +113,8 @@ def test_opens_are_counted_and_keep_the_first_open(app, tenant, order_set):
     link, _ = services.mint_status_link(tenant.account.id, order_set.order.id)
     first = datetime.now(UTC) + timedelta(hours=1)
     second = first + timedelta(hours=5)
-    assert opens.open_link(link, now=first)  # counted in the database, starts the ledger
-    assert opens.open_link(link, now=second)  # counted in the ledger, then written
+    assert opens.try_open(link, now=first) == "ok"  # counted in the database, starts the ledger
+    assert opens.try_open(link, now=second) == "ok"  # counted in the ledger, then written
     db.session.refresh(link)
     assert link.open_count == 2
     assert link.first_opened_at == first
@@ -125,8 +125,8 @@ def test_use_limit_stops_at_max_opens(app, tenant, order_set):
     tenant.webshop.status_link_max_opens = 2
     db.session.commit()
     link, url = services.mint_status_link(tenant.account.id, order_set.order.id)
-    assert opens.open_link(link) and opens.open_link(link)
-    assert not opens.open_link(link)
+    assert opens.try_open(link) == opens.try_open(link) == "ok"
+    assert opens.try_open(link) == "used_up"
     db.session.refresh(link)
     assert link.open_count == 2
     outcome = services.resolve_status_token(_token(url))

@@ -42,17 +42,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from flask import current_app
-from redis.commands.core import Script
 from redis.exceptions import RedisError
 from sqlalchemy import CursorResult, Integer, bindparam, case, func, or_, update
 from sqlalchemy.engine import Engine
 
 from webapp.dbtypes import utcnow
 from webapp.extensions import db
-from webapp.queue import get_redis
+from webapp.queue import run_script
 from webapp.status.models import StatusLink
 
 log = logging.getLogger(__name__)
@@ -185,17 +184,6 @@ redis.call('SADD', KEYS[1], ARGV[1])
 return 1
 """
 
-_scripts: dict[str, Script] = {}
-
-
-def run_script(name: str, source: str, keys: list[str], args: list[Any]) -> Any:
-    """EVALSHA of a Lua script on the app's Redis (redis-py loads it on a NOSCRIPT reply)."""
-    client = get_redis()
-    script = _scripts.get(name)
-    if script is None:
-        script = _scripts[name] = client.register_script(source)
-    return script(keys=keys, args=args, client=client)
-
 
 def _prefix() -> str:
     return f"statuslink:opens:{current_app.config['STATUS_RATE_NAMESPACE']}"
@@ -241,12 +229,6 @@ def _from_epoch(value: bytes | str | None) -> datetime | None:
 # --- counting an open ----------------------------------------------------------------------
 
 
-def open_link(link: StatusLink, *, now: datetime | None = None, counted: bool = True) -> bool:
-    """Count one open of a resolved link (check only, when not `counted`), if it may be opened
-    now; False, counting nothing, when it is revoked, expired or at its use limit."""
-    return try_open(link, now=now, counted=counted) == "ok"
-
-
 def try_open(
     link: StatusLink, *, now: datetime | None = None, counted: bool = True, ledger: bool = True
 ) -> str:
@@ -257,14 +239,15 @@ def try_open(
     `ledger=False` (Redis just failed in this request) goes to the database at once.
     """
     now = now or utcnow()
-    outcome, extra = ledger_open(link.link_id, now=now, counted=counted) if ledger else ("", 0)
-    if outcome == "ok":
-        if extra:
+    reply = ledger_open(link.link_id, now=now, counted=counted) if ledger else None
+    reply = reply or LedgerReply("unavailable")
+    if reply.outcome == "ok":
+        if reply.flush_due:
             flush_opens()
         return "ok"
-    if outcome in REFUSED:
-        return outcome
-    waiting = extra if outcome == "absent" else 0
+    if reply.outcome in REFUSED:
+        return reply.outcome
+    waiting = reply.waiting
     if not counted:
         # The caller resolved the link from the database; the opens still waiting count too.
         if link.max_opens is not None and link.open_count + waiting >= link.max_opens:
@@ -273,16 +256,24 @@ def try_open(
     open_count = count_in_database(link.link_id, now=now, waiting=waiting)
     if open_count is None:
         return "used_up"  # resolved as usable a moment ago: the last use went meanwhile
-    if outcome == "absent":
+    if reply.outcome == "absent":
         seed_ledger(link, open_count, now=now)
     return "ok"
 
 
-def ledger_open(link_id: str, *, now: datetime, counted: bool = True) -> tuple[Outcome, int]:
-    """Check (and count) one open in the link's ledger: the outcome, and whether to flush now
-    (1 or 0; for `absent` instead the opens waiting to be written)."""
+class LedgerReply(NamedTuple):
+    """What the ledger said of one open: the outcome; for `ok` whether this caller is to
+    write the waiting opens now, for `absent` how many opens wait to be written."""
+
+    outcome: Outcome
+    flush_due: bool = False
+    waiting: int = 0
+
+
+def ledger_open(link_id: str, *, now: datetime, counted: bool = True) -> LedgerReply:
+    """Check (and count) one open in the link's ledger."""
     try:
-        outcome, due = run_script(
+        outcome, extra = run_script(
             "open",
             _OPEN_LUA,
             [ledger_key(link_id), pending_key(link_id), dirty_key(), flush_due_key()],
@@ -290,8 +281,11 @@ def ledger_open(link_id: str, *, now: datetime, counted: bool = True) -> tuple[O
         )
     except RedisError as exc:
         log.warning("status link opens counted in the database (%s)", exc.__class__.__name__)
-        return "unavailable", 0
-    return cast(Outcome, outcome.decode()), int(due)
+        return LedgerReply("unavailable")
+    kind = cast(Outcome, outcome.decode())
+    if kind == "absent":
+        return LedgerReply(kind, waiting=int(extra))
+    return LedgerReply(kind, flush_due=kind == "ok" and bool(extra))
 
 
 def seed_ledger(link: StatusLink, open_count: int, *, now: datetime | None = None) -> None:

@@ -46,9 +46,10 @@ from redis.exceptions import RedisError
 
 from webapp.config import SUPPORTED_LANGUAGES
 from webapp.dbtypes import utcnow
-from webapp.queue import get_redis
+from webapp.queue import get_redis, run_script
 from webapp.status import opens
 from webapp.status.ratelimit import HIT_LUA, limiter_key
+from webapp.status.services import verified_link_id
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -151,7 +152,7 @@ def cached_view(
     None when Redis is unreachable (the caller then limits nothing and caches nothing)."""
     slot_key = page_key(token, language)
     try:
-        reply = opens.run_script(
+        reply = run_script(
             "view",
             _VIEW_LUA,
             [
@@ -269,6 +270,11 @@ class CachedPages:
                 self._after_cached_view(environ, view)
                 start_response("200 OK", list(view.headers))
                 return [] if method == "HEAD" else [view.body]
+        return self._build(environ, start_response)
+
+    def _build(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """The Flask view's answer; a page it built for the cache (ENVIRON_SLOT) is kept,
+        with the response headers Flask made for it."""
         captured: list[Any] = []
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -277,14 +283,14 @@ class CachedPages:
 
         app_iter = self.wsgi_app(environ, capture)
         slot: CacheSlot | None = environ.get(ENVIRON_SLOT)
-        if slot is None or method != "GET" or not captured or not captured[0].startswith("200 "):
+        if slot is None or environ.get("REQUEST_METHOD") != "GET" or not captured:
+            return app_iter
+        if not captured[0].startswith("200 "):
             return app_iter
         try:
             body = b"".join(app_iter)
         finally:
-            close = getattr(app_iter, "close", None)
-            if close is not None:
-                close()
+            _close(app_iter)
         with self.app.app_context():
             store_page(slot, list(captured[1]), body)
         return [body]
@@ -324,32 +330,14 @@ class CachedPages:
         self._pool.submit(self._refresh, refresh)
 
     def _refresh(self, environ: dict[str, Any]) -> None:
-        captured: list[Any] = []
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured[:] = [status, headers]
-            return lambda data: None
-
         try:
-            app_iter = self.wsgi_app(environ, capture)
-            try:
-                body = b"".join(app_iter)
-            finally:
-                close = getattr(app_iter, "close", None)
-                if close is not None:
-                    close()
-            slot: CacheSlot | None = environ.get(ENVIRON_SLOT)
-            if slot is not None and captured and captured[0].startswith("200 "):
-                with self.app.app_context():
-                    store_page(slot, list(captured[1]), body)
+            _close(self._build(environ, lambda status, headers, exc_info=None: lambda data: None))
         except Exception:  # a refresh must never take the thread down
             log.exception("status page not refreshed")
 
     def _look_up(self, environ: WSGIEnvironment, token: str, *, counted: bool) -> None:
         if cache_seconds() <= 0:
             return
-        from webapp.status.services import verified_link_id
-
         link_id = verified_link_id(token)
         if link_id is None:
             return
@@ -364,6 +352,12 @@ class CachedPages:
             counted=counted,
             now=utcnow(),
         )
+
+
+def _close(app_iter: Iterable[bytes]) -> None:
+    close = getattr(app_iter, "close", None)
+    if close is not None:
+        close()
 
 
 def requested_language(query_string: str) -> str | None:

@@ -5,15 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask import Flask, current_app
-from redis import Redis
-from redis.commands.core import Script
 from redis.exceptions import RedisError
 
-from webapp.queue import get_redis
+from webapp.queue import run_script
 
 log = logging.getLogger(__name__)
 
@@ -32,30 +29,22 @@ local function count_hit(key, window)
   return count, ttl
 end
 """
-# The hit; then the values of any further keys (KEYS[2..n]), so a caller can read what it
-# needs in the same round trip.
 _HIT_SCRIPT = (
     HIT_LUA
     + """
 local count, ttl = count_hit(KEYS[1], ARGV[1])
-local reply = {count, ttl}
-for i = 2, #KEYS do
-  reply[i + 1] = redis.call('GET', KEYS[i])
-end
-return reply
+return {count, ttl}
 """
 )
-_script: Script | None = None
 
 
 @dataclass(frozen=True)
 class RateResult:
-    """Whether a hit is allowed, after how many seconds the window resets, and the values of
-    the keys `hit(..., read=...)` asked for (None for an unset key; () without Redis)."""
+    """Whether a hit is allowed, after how many seconds the window resets, and whether Redis
+    answered."""
 
     allowed: bool
     retry_after: int
-    values: tuple[bytes | None, ...] = ()
     reachable: bool = True
 
 
@@ -69,14 +58,6 @@ def register_rate_limit(app: Flask) -> None:
     # Shared by every process in production; a private namespace per test app keeps one test's
     # counters from limiting the next one on the shared test Redis.
     app.config.setdefault("STATUS_RATE_NAMESPACE", secrets.token_hex(6) if app.testing else "")
-
-
-def _run_script(client: Redis, keys: list[str], args: list[int]) -> list:
-    """EVALSHA of the hit script on `client` (redis-py loads it on a NOSCRIPT reply)."""
-    global _script
-    if _script is None:
-        _script = client.register_script(_HIT_SCRIPT)
-    return _script(keys=keys, args=args, client=client)
 
 
 def limiter_key(bucket: str, identity: str) -> str:
@@ -93,19 +74,16 @@ def hit(
     window: int,
     *,
     fail_open: bool,
-    read: Sequence[str] = (),
 ) -> RateResult:
     """Count one hit of `identity` in `bucket`; allowed while at most `limit` per `window` s.
 
     When Redis is unreachable the hit is allowed if `fail_open` (reading a page must not
-    depend on Redis) and refused otherwise (guessing postcodes must stay limited). `read`
-    names Redis keys whose values are fetched in the same round trip (`RateResult.values`).
+    depend on Redis) and refused otherwise (guessing postcodes must stay limited).
     """
     key = limiter_key(bucket, identity)
     try:
-        count, ttl, *values = _run_script(get_redis(), [key, *read], [window])
+        count, ttl = run_script("hit", _HIT_SCRIPT, [key], [window])
     except RedisError as exc:
         log.warning("rate limiter unavailable (%s)", exc.__class__.__name__)
         return RateResult(fail_open, window, reachable=False)
-    values += [None] * (len(read) - len(values))  # Lua ends a reply at its first nil
-    return RateResult(int(count) <= limit, max(int(ttl), 1), tuple(values))
+    return RateResult(int(count) <= limit, max(int(ttl), 1))
