@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import ForeignKey, Select, select
+from sqlalchemy import BindParameter, ForeignKey, Select, select
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from webapp.extensions import db
@@ -25,8 +25,11 @@ class NotFound(LookupError):
     """A tenant-owned row does not exist for this account (or belongs to another)."""
 
 
-def scoped(model: type[T], account_id: int) -> Select[T]:
-    """A SELECT of `model` restricted to one account; the start of every tenant query."""
+def scoped(model: type[T], account_id: int | BindParameter[int]) -> Select[T]:
+    """A SELECT of `model` restricted to one account; the start of every tenant query.
+
+    `account_id` may be a bound parameter, for a statement built once and run many times.
+    """
     if not issubclass(model, TenantOwned):
         raise TypeError(f"{model.__name__} is not tenant-owned")
     return select(model).where(model.account_id == account_id)  # type: ignore[attr-defined]

@@ -1,7 +1,8 @@
 """How many SQL statements one POST /events costs: a regression guard, not a timing test.
 
-On SQLite the statements of the event's transaction run while the database's single write
-lock is held, so their number bounds how many events per second the API can take at all.
+On SQLite the statements from the order's lock to the commit run while the database's single
+write lock is held, so their number bounds how many events per second the API can take at all;
+the account's rules are therefore read before the lock.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from webapp.orders.models import OrderEvent
 
 SHIPPED = {"type": "shipped", "tracking": {"carrier": "DHL", "number": "JJD000111222333"}}
 # Measured: 22 for a first `shipped` that plans a message (key, idempotency check, order with
-# account, the locking read, classification, items, event, planning: stop rules, rules,
-# dedupe, once-per-order, sender, savepoint, message, message_order, status link, the message's
-# status URL, idempotency record), 11 for a repeat and 2 for a replay. One spare each; the
-# path took 27 and 12 before it was trimmed.
+# account, stop rules, rules; then under the lock: the locking read, classification, items,
+# event, planning: dedupe, once-per-order, sender, savepoint, message, message_order, status
+# link, the message's status URL, idempotency record), 11 for a repeat and 2 for a replay. One
+# spare each; the path took 27 and 12 before it was trimmed.
 MAX_FIRST = 23
 MAX_REPEATED = 12
 MAX_REPLAYED = 2
@@ -83,3 +84,35 @@ def test_once_per_order_check_reads_the_orders_messages_only(api, with_rules):
         # the account's messages for a purpose and state.
         assert "message.order_id =" in check and "message_order.order_id =" in check
         assert "message.purpose" not in check.split("WHERE", 1)[1]
+
+
+def _locked_part(statements: list[str]) -> list[str]:
+    """The statements from the one that locks the order (takes SQLite's write lock) on."""
+    lock = next(i for i, s in enumerate(statements) if "FOR UPDATE" in s or s.startswith("UPDATE"))
+    return statements[lock:]
+
+
+def test_rules_are_read_before_the_order_is_locked(api, with_rules):
+    """Other writers wait while the order is locked: the rules are read before that."""
+    api.create_order(number="R-1")
+    for key, outcome in (("r-1", "applied"), ("r-2", "repeated")):
+        with counted_statements() as statements:
+            response = _post(api, "R-1", key)
+        assert response.get_json()["event"]["outcome"] == outcome
+        assert any("FROM rule" in s for s in statements), "the rules were not read at all"
+        assert not [s for s in _locked_part(statements) if "FROM rule" in s]
+    assert _count(Message) == 1
+
+
+def test_a_rule_switched_off_before_the_event_plans_nothing(api, with_rules):
+    """Rules are read for every event, not kept in a per-process copy that could be stale."""
+    from webapp.notifications.models import Rule
+
+    api.create_order(number="R-2")
+    for rule in db.session.execute(select(Rule)).scalars():
+        rule.enabled = False
+    db.session.commit()
+    response = _post(api, "R-2", "r-3")
+    assert response.status_code == 202
+    assert response.get_json()["messages"] == []
+    assert _count(Message) == 0

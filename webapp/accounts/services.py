@@ -22,7 +22,7 @@ from argon2 import profiles as argon2_profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from webapp.accounts.models import (
     CHANNELS,
@@ -349,12 +349,16 @@ def create_api_key(account: Account, name: str = "default", *, actor: str = "cli
     return key
 
 
+# Built once: this runs on every API request.
+_KEY_BY_PREFIX = select(ApiKey).where(ApiKey.prefix == bindparam("prefix"))
+
+
 def authenticate_api_key(key: str) -> ApiKey | None:
     """The active API key row for a presented key, or None."""
     match = API_KEY_RE.match(key or "")
     if not match:
         return None
-    row = db.session.execute(select(ApiKey).filter_by(prefix=match.group(1))).scalar_one_or_none()
+    row = db.session.execute(_KEY_BY_PREFIX, {"prefix": match.group(1)}).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         return None
     if not hmac.compare_digest(row.key_hash, _hash_api_key(key)):

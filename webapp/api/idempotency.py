@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g, jsonify, request
+from sqlalchemy import Integer, bindparam, insert
 
 from webapp.api.errors import ApiError, error_response
 from webapp.api.models import IdempotencyRecord
@@ -17,6 +18,19 @@ from webapp.tenancy import scoped
 
 HEADER = "Idempotency-Key"
 _KEY_RE = re.compile(r"^[\x20-\x7e]{1,255}$")
+
+# Built once: both run on every state-changing API call. A replay needs only three columns,
+# not the ORM object.
+_STORED = (
+    scoped(IdempotencyRecord, bindparam("account_id", type_=Integer))
+    .with_only_columns(
+        IdempotencyRecord.request_hash,
+        IdempotencyRecord.status_code,
+        IdempotencyRecord.response,
+    )
+    .where(IdempotencyRecord.key == bindparam("key"))
+)
+_RECORD = insert(IdempotencyRecord)
 
 
 def request_fingerprint(method: str, path: str, body: Any) -> str:
@@ -63,17 +77,8 @@ class IdempotentCall:
         """The stored (request_hash, status_code, response) for this key, or None."""
         if self.key is None:
             return None
-        # Only the three columns a replay needs, not the ORM object: this runs on every call.
-        stmt = (
-            scoped(IdempotencyRecord, self.account_id)
-            .with_only_columns(
-                IdempotencyRecord.request_hash,
-                IdempotencyRecord.status_code,
-                IdempotencyRecord.response,
-            )
-            .where(IdempotencyRecord.key == self.key)
-        )
-        return db.session.execute(stmt).first()
+        params = {"account_id": self.account_id, "key": self.key}
+        return db.session.execute(_STORED, params).first()
 
     def _replay(self, record: Any) -> Response:
         if record.request_hash != self.fingerprint:
@@ -97,14 +102,16 @@ class IdempotentCall:
         def before_commit(*args: Any) -> None:
             self.body, self.status = render(*args)
             if self.key is not None:
-                db.session.add(
-                    IdempotencyRecord(
-                        account_id=self.account_id,
-                        key=self.key,
-                        request_hash=self.fingerprint,
-                        status_code=self.status,
-                        response=self.body,
-                    )
+                # A plain INSERT: no ORM object is needed, and the unit of work is not cheap.
+                db.session.execute(
+                    _RECORD,
+                    {
+                        "account_id": self.account_id,
+                        "key": self.key,
+                        "request_hash": self.fingerprint,
+                        "status_code": self.status,
+                        "response": self.body,
+                    },
                 )
 
         return before_commit

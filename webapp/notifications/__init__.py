@@ -28,8 +28,12 @@ DELIVERY_DEFAULTS: dict[str, float] = {
 def register_notifications(app: Flask) -> None:
     """Read the delivery settings and connect the outbox to the order-event signals."""
     from webapp.notifications.scheduling import install_test_clock
-    from webapp.notifications.services import on_event_committed, on_event_recorded
-    from webapp.orders.signals import event_committed, event_recorded
+    from webapp.notifications.services import (
+        on_event_arriving,
+        on_event_committed,
+        on_event_recorded,
+    )
+    from webapp.orders.signals import event_arriving, event_committed, event_recorded
 
     for key, default in DELIVERY_DEFAULTS.items():
         if key not in app.config:
@@ -38,6 +42,7 @@ def register_notifications(app: Flask) -> None:
     install_test_clock(app)
     _register_demo_step()
     # Connected once for every app (blinker de-duplicates); receivers use current_app.
+    event_arriving.connect(on_event_arriving)
     event_recorded.connect(on_event_recorded)
     event_committed.connect(on_event_committed)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Integer, String, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.accounts.models import Account, SenderAccount
@@ -14,7 +15,7 @@ from webapp.channels.sms.phone import InvalidPhoneNumber, default_region, normal
 from webapp.extensions import db
 from webapp.notifications import rendering, workflows
 from webapp.notifications.models import Message, Rule, message_order
-from webapp.notifications.rules import list_rules, rule_skip_reason
+from webapp.notifications.rules import rule_skip_reason
 from webapp.notifications.scheduling import now, send_time_for
 from webapp.orders.models import Order, OrderEvent
 from webapp.orders.state import REPEATABLE
@@ -26,23 +27,62 @@ log = logging.getLogger(__name__)
 OPEN_STATES = ("review", "scheduled")
 
 
+class EventRules(NamedTuple):
+    """The account's rules one event type needs: read before the order is locked."""
+
+    account_id: int
+    event_type: str
+    # Ids of the rules that list the event type as a stop event.
+    stopping: list[int]
+    # The rules of the event type, in evaluation order.
+    rules: list[Rule]
+
+
+# Built once, they run on every event. Stop events are filtered in Python: PostgreSQL's JSON
+# type has no equality operator. Only the two columns are read: loading whole rules decodes
+# every JSON column of every rule.
+_ACCOUNT = bindparam("account_id", type_=Integer)
+_STOP_EVENTS = scoped(Rule, _ACCOUNT).with_only_columns(Rule.id, Rule.stop_events)
+_RULES_OF_TYPE = (
+    scoped(Rule, _ACCOUNT)
+    .where(Rule.event_type == bindparam("event_type"))
+    .order_by(Rule.position, Rule.id)
+)
+
+
+def rules_for_event(account_id: int, event_type: str) -> EventRules:
+    """Read the rules an event of `event_type` stops or triggers."""
+    params = {"account_id": account_id, "event_type": event_type}
+    stops = db.session.execute(_STOP_EVENTS, params)
+    stopping = [rule_id for rule_id, events in stops if event_type in (events or [])]
+    rules = list(db.session.execute(_RULES_OF_TYPE, params).scalars())
+    return EventRules(account_id, event_type, stopping, rules)
+
+
 def plan_messages_for_event(
-    event: OrderEvent, order: Order, *, at: datetime | None = None
+    event: OrderEvent,
+    order: Order,
+    *,
+    at: datetime | None = None,
+    rules: EventRules | None = None,
 ) -> list[Message]:
     """Add the messages the account's rules ask for to the session (never commits).
 
     Also cancels waiting messages whose rule names this event as a stop event (e.g. a
     prepayment reminder once the payment arrived). Returns the planned (or joined) messages.
+    `rules` are the account's rules for the event as read beforehand; read now when None.
     """
     current = at or now()
-    cancel_messages_stopped_by(event, order, at=current)
+    if rules is None or (rules.account_id, rules.event_type) != (order.account_id, event.type):
+        rules = rules_for_event(order.account_id, event.type)
+    cancel_messages_stopped_by(event, order, at=current, stopping=rules.stopping)
     if event.outcome == "out_of_order":
         return []
     account = db.session.get(Account, order.account_id)
     if account is None:
         return []
     planned: list[Message] = []
-    for rule in list_rules(account.id, event_type=event.type):
+    for rule in rules.rules:
         if not rule.enabled or rule_skip_reason(rule, order) is not None:
             continue
         message = plan_message_for_rule(account, rule, event, order, at=current)
@@ -51,14 +91,13 @@ def plan_messages_for_event(
     return planned
 
 
-def cancel_messages_stopped_by(event: OrderEvent, order: Order, *, at: datetime) -> int:
-    """Cancel waiting messages of this order whose rule lists the event as a stop event."""
-    # Filtered in Python: PostgreSQL's JSON type has no equality operator. Only the two columns
-    # are read: loading whole rules decodes every JSON column of every rule, on every event.
-    stmt = scoped(Rule, order.account_id).with_only_columns(Rule.id, Rule.stop_events)
-    stopping = [
-        rule_id for rule_id, stops in db.session.execute(stmt) if event.type in (stops or [])
-    ]
+def cancel_messages_stopped_by(
+    event: OrderEvent, order: Order, *, at: datetime, stopping: list[int]
+) -> int:
+    """Cancel waiting messages of this order whose rule lists the event as a stop event.
+
+    `stopping`: the ids of those rules (`rules_for_event(...).stopping`).
+    """
     if not stopping:
         return 0
     result = db.session.execute(
@@ -86,11 +125,18 @@ def dedupe_key_for(event: OrderEvent, order: Order, rule: Rule, recipient: str) 
     return f"{scope}:r{rule.id}:{who}"
 
 
+_KEY = bindparam("key", type_=String)
+_KEY_TAKEN = (
+    select(Message.id)
+    .where(Message.dedupe_key == _KEY)
+    .union_all(select(message_order.c.message_id).where(message_order.c.dedupe_key == _KEY))
+    .limit(1)
+)
+
+
 def dedupe_key_taken(key: str) -> bool:
     """Whether a message (or an order joined to one) already carries this key."""
-    in_messages = select(Message.id).where(Message.dedupe_key == key)
-    in_orders = select(message_order.c.message_id).where(message_order.c.dedupe_key == key)
-    return db.session.execute(in_messages.union_all(in_orders).limit(1)).first() is not None
+    return db.session.execute(_KEY_TAKEN, {"key": key}).first() is not None
 
 
 def sender_for_order(order: Order, channel: str = "email") -> SenderAccount | None:

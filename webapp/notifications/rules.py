@@ -114,11 +114,9 @@ def update_rule(account_id: int, rule_id: int, *, actor: str = "system", **field
     return rule
 
 
-def list_rules(account_id: int, *, event_type: str | None = None) -> list[Rule]:
-    """The account's rules in evaluation order, optionally for one event type."""
+def list_rules(account_id: int) -> list[Rule]:
+    """The account's rules in evaluation order (planning reads its own: `rules_for_event`)."""
     stmt = scoped(Rule, account_id).order_by(Rule.position, Rule.id)
-    if event_type is not None:
-        stmt = stmt.where(Rule.event_type == event_type)
     return list(db.session.execute(stmt).scalars())
 
 

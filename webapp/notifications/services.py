@@ -17,7 +17,7 @@ from webapp.accounts.services import ValidationError, record_audit
 from webapp.extensions import db
 from webapp.notifications.delivery import DeliveryReport, deliver_due_messages
 from webapp.notifications.models import AttachmentFile, Message
-from webapp.notifications.planning import plan_messages_for_event
+from webapp.notifications.planning import EventRules, plan_messages_for_event, rules_for_event
 from webapp.notifications.rendering import RenderFailed, prepare_message, storage_root
 from webapp.notifications.scheduling import now
 from webapp.orders.models import FULFILLMENTS, Order, OrderEvent
@@ -208,9 +208,22 @@ def create_attachment_file(
     return item
 
 
-def on_event_recorded(sender: Any, *, event: OrderEvent, order: Order, **_: Any) -> list[Message]:
+def on_event_arriving(sender: Any, *, account_id: int, event_type: str, **_: Any) -> EventRules:
+    """Receiver of `event_arriving`: read the rules planning will need before the lock."""
+    return rules_for_event(account_id, event_type)
+
+
+def on_event_recorded(
+    sender: Any,
+    *,
+    event: OrderEvent,
+    order: Order,
+    prepared: dict[Any, Any] | None = None,
+    **_: Any,
+) -> list[Message]:
     """Receiver of `event_recorded`: plan messages in the event's transaction (no commit)."""
-    return plan_messages_for_event(event, order)
+    rules = (prepared or {}).get(on_event_arriving)
+    return plan_messages_for_event(event, order, rules=rules)
 
 
 def on_event_committed(sender: Any, *, event: OrderEvent, messages: list[Message], **_: Any):

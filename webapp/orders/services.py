@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import phonenumbers
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import Integer, bindparam, update
 from sqlalchemy.orm import joinedload
 
 from webapp.accounts.models import CHANNELS, Account, Shop
@@ -32,7 +32,7 @@ from webapp.orders.models import (
     OrderEvent,
     OrderItem,
 )
-from webapp.orders.signals import event_committed, event_recorded
+from webapp.orders.signals import event_arriving, event_committed, event_recorded
 from webapp.orders.state import EVENT_TYPES, REPEATABLE, TRANSITIONS, next_state
 from webapp.tenancy import NotFound, get_scoped, get_scoped_or_raise, scoped
 
@@ -404,19 +404,24 @@ def _preload_for_event(account_id: int, number: str) -> list[Any]:
     return [account, order, order.shop, order.customer]
 
 
+# Built once: it runs on every event, while the order is locked.
+_APPLIED_BEFORE = (
+    scoped(OrderEvent, bindparam("account_id", type_=Integer))
+    .with_only_columns(OrderEvent.id)
+    .where(
+        OrderEvent.order_id == bindparam("order_id"),
+        OrderEvent.type == bindparam("type"),
+        OrderEvent.outcome == "applied",
+    )
+    .limit(1)
+)
+
+
 def _classify(order: Order, event_type: str) -> str:
     """applied / repeated / out_of_order for an event on the order in its current state."""
     if event_type not in REPEATABLE:
-        seen = db.session.execute(
-            scoped(OrderEvent, order.account_id)
-            .where(
-                OrderEvent.order_id == order.id,
-                OrderEvent.type == event_type,
-                OrderEvent.outcome == "applied",
-            )
-            .limit(1)
-        ).first()
-        if seen is not None:
+        params = {"account_id": order.account_id, "order_id": order.id, "type": event_type}
+        if db.session.execute(_APPLIED_BEFORE, params).first() is not None:
             return "repeated"
     if event_type in TRANSITIONS and next_state(order.state, event_type) is None:
         return "out_of_order"
@@ -507,11 +512,13 @@ def record_event(
     """Record an event on an order and apply it through the state machine.
 
     `data`: type, occurred_at, tracking {carrier, number, url}, items [{sku|title, quantity}],
-    delivery_date. The order row is locked while recording. An event that is not allowed from
-    the current state is stored with outcome "out_of_order", a second one of a non-repeatable
-    type with "repeated"; neither changes the order. In the same transaction `event_recorded`
-    is sent and the Message rows its receivers return are kept, then `before_commit(outcome)`
-    runs. Commits once, then sends `event_committed` (whose receivers enqueue delivery).
+    delivery_date. `event_arriving` is sent first, before the order row is locked: what its
+    receivers read (the rules) is as of that moment. The order row is locked while recording.
+    An event that is not allowed from the current state is stored with outcome
+    "out_of_order", a second one of a non-repeatable type with "repeated"; neither changes the
+    order. In the same transaction `event_recorded` is sent and the Message rows its receivers
+    return are kept, then `before_commit(outcome)` runs. Commits once, then sends
+    `event_committed` (whose receivers enqueue delivery).
     Raises ValidationError or NotFound; nothing is stored then.
     """
     event_type = _choice(data.get("type"), EVENT_TYPES, "type")
@@ -527,6 +534,7 @@ def record_event(
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     preloaded = _preload_for_event(account_id, number)  # noqa: F841 - kept in the identity map
+    prepared = dict(event_arriving.send(app, account_id=account_id, event_type=event_type))
     try:
         order = _lock_order(account_id, number)
         lines = _match_items(order, data.get("items"))
@@ -559,7 +567,8 @@ def record_event(
         db.session.add(event)
         db.session.flush()
         messages: list[Message] = []
-        for _receiver, planned in event_recorded.send(app, event=event, order=order):
+        recorded = event_recorded.send(app, event=event, order=order, prepared=prepared)
+        for _receiver, planned in recorded:
             messages.extend(planned or [])
         db.session.flush()
         result = EventOutcome(event=event, order=order, messages=messages)
