@@ -379,6 +379,16 @@ def _lock_order(account_id: int, number: str) -> Order:
     return order
 
 
+# Built once: the order with its shop and customer, and its account, in one statement.
+_ORDER_WITH_ACCOUNT = (
+    scoped(Order, bindparam("account_id", type_=Integer))
+    .add_columns(Account)
+    .join(Account, Account.id == Order.account_id)
+    .where(Order.number == bindparam("number"))
+    .options(joinedload(Order.shop), joinedload(Order.customer))
+)
+
+
 def _preload_for_event(account_id: int, number: str) -> list[Any]:
     """Read the account, the order's shop and customer before the write lock is taken.
 
@@ -389,18 +399,11 @@ def _preload_for_event(account_id: int, number: str) -> list[Any]:
     """
     if not isinstance(number, str) or not NUMBER_RE.match(number):
         return []
-    order = (
-        db.session.execute(
-            scoped(Order, account_id)
-            .filter_by(number=number)
-            .options(joinedload(Order.shop), joinedload(Order.customer))
-        )
-        .unique()
-        .scalar_one_or_none()
-    )
-    account = db.session.get(Account, account_id)
-    if order is None:
-        return [account]
+    params = {"account_id": account_id, "number": number}
+    row = db.session.execute(_ORDER_WITH_ACCOUNT, params).unique().first()
+    if row is None:
+        return []  # the order is not found under the lock either
+    order, account = row
     return [account, order, order.shop, order.customer]
 
 
