@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 from bench.client import ApiClient, Reply, expect, order_payload, run_parallel, shipped_payload
@@ -328,13 +327,23 @@ def bench_latency(env: Environment, sizes: Sizes) -> BenchResult:
 # --- 3. status page -------------------------------------------------------------------------
 
 
-def _hello_load(env: Environment, run: Callable[[str], Any]) -> Any:
+# The hello-world baseline is measured this many times and its best run kept: on a shared
+# 2-core machine a single run now and then comes out at half the usual rate, which would make
+# the ratio of that benchmark look twice as good as it is.
+HELLO_RUNS = 2
+
+
+def _hello_load(
+    env: Environment, run: Callable[[str], LoadResult]
+) -> tuple[LoadResult, list[float]]:
+    """The best of HELLO_RUNS runs against hello-world, and the requests/s of every run."""
     port = free_port()
     hello = env.start_web(HELLO, name="hello", port=port)
     try:
-        return run(f"http://127.0.0.1:{port}")
+        runs = [run(f"http://127.0.0.1:{port}") for _ in range(HELLO_RUNS)]
     finally:
         hello.stop()
+    return max(runs, key=lambda r: r.rps), [round(r.rps, 1) for r in runs]
 
 
 def _web_rss(master_pid: int) -> float | None:
@@ -368,7 +377,7 @@ def bench_status(env: Environment, sizes: Sizes) -> BenchResult:
             url, paths, connections=conns, duration=sizes.load_seconds, workdir=env.workdir
         )
 
-    hello = _hello_load(env, lambda url: measure_paths(url, ["/"]))
+    hello, hello_runs = _hello_load(env, lambda url: measure_paths(url, ["/"]))
     web = env.start_web(APP)
     api = ApiClient(env.base_url, env.state["api_key"])
     count = sizes.status_links
@@ -390,6 +399,7 @@ def bench_status(env: Environment, sizes: Sizes) -> BenchResult:
     web.stop()
     result.details["status_page"] = load.to_dict()
     result.details["hello_world"] = hello.to_dict()
+    result.details["hello_world_runs_rps"] = hello_runs
     if load.errors > 0.01 * max(load.requests, 1):
         raise BenchError(f"{load.errors} of {load.requests} status-page requests failed")
     result.add(
@@ -436,7 +446,7 @@ def bench_ingest(env: Environment, sizes: Sizes) -> BenchResult:
             url, "BENCH-I", pool, key, connections=conns, duration=sizes.load_seconds
         )
 
-    hello = _hello_load(env, measure_events)
+    hello, hello_runs = _hello_load(env, measure_events)
     web = env.start_web(APP)
     api = ApiClient(env.base_url, key)
     create_orders(api, env.state["webshop"], "BENCH-I", pool)
@@ -444,6 +454,7 @@ def bench_ingest(env: Environment, sizes: Sizes) -> BenchResult:
     web.stop()
     result.details["api"] = load.to_dict()
     result.details["hello_world"] = hello.to_dict()
+    result.details["hello_world_runs_rps"] = hello_runs
     result.notes.append(
         f"shipped events with a fresh Idempotency-Key each over a pool of {pool} orders: the "
         "first per order plans a message, repeats are recorded as `repeated`"
