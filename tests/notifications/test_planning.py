@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tests.support.factories import make_tenant
 from tests.support.outbox import event, messages, place_order
 from webapp.accounts.services import ValidationError
 from webapp.extensions import db
@@ -185,3 +186,26 @@ def test_rules_of_another_account_never_apply(engine_ready, other_tenant, clock)
     place_order(other_tenant, "O-1")
     assert event(other_tenant, "O-1").messages == []
     assert messages(other_tenant) == []
+
+
+def test_stop_rules_match_the_event_type_exactly(tenant):
+    """The database narrows stop rules down by the JSON text; the type must still match whole."""
+    from webapp.notifications.planning import rules_for_event
+
+    account = tenant.account
+    partial = create_rule(
+        account, name="p", event_type="invoiced", stop_events=["partially_shipped"]
+    )
+    both = create_rule(
+        account, name="b", event_type="invoiced", stop_events=["shipped", "cancelled"]
+    )
+    create_rule(account, name="none", event_type="shipped", stop_events=[])
+    other = make_tenant("other-stop")
+    create_rule(other.account, name="o", event_type="invoiced", stop_events=["shipped"])
+
+    shipped = rules_for_event(account.id, "shipped")
+    assert shipped.stopping == [both.id]
+    assert [r.name for r in shipped.rules] == ["none"]
+    assert rules_for_event(account.id, "partially_shipped").stopping == [partial.id]
+    assert rules_for_event(account.id, "cancelled").stopping == [both.id]
+    assert rules_for_event(account.id, "delivered").stopping == []

@@ -100,7 +100,7 @@ def _render_outcome(outcome: EventOutcome) -> tuple[dict[str, Any], int]:
 
 
 @blp.route("/orders", methods=["POST"])
-@blp.arguments(OrderIn)
+@blp.arguments(OrderIn())
 @blp.response(200, OrderOut, description="The order was updated.")
 @blp.alt_response(201, schema=OrderOut, description="The order was created.")
 @_errors(400, 401, 409, 413, 415)
@@ -127,7 +127,7 @@ def show_order(number: str):
 
 
 @blp.route("/orders/<string:number>/events", methods=["POST"])
-@blp.arguments(EventIn)
+@blp.arguments(EventIn())
 @blp.response(202, EventAcceptedOut, description="The event was recorded.")
 @_errors(400, 401, 404, 409, 413, 415)
 @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
@@ -145,7 +145,7 @@ def post_event(data: dict[str, Any], number: str):
 
 
 @blp.route("/orders/<string:number>/documents", methods=["POST"])
-@blp.arguments(DocumentUploadIn, location="multipart", content_type="multipart/form-data")
+@blp.arguments(DocumentUploadIn(), location="multipart", content_type="multipart/form-data")
 @blp.response(201, DocumentOut, description="The document was stored.")
 @_errors(401, 404, 413, 415)
 def post_document(data: dict[str, Any], number: str):

@@ -7,7 +7,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Integer, String, bindparam, insert, select, update
+from sqlalchemy import Integer, String, Text, bindparam, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.accounts.models import Account, SenderAccount
@@ -38,11 +38,16 @@ class EventRules(NamedTuple):
     rules: list[Rule]
 
 
-# Built once, they run on every event. Stop events are filtered in Python: PostgreSQL's JSON
-# type has no equality operator. Only the two columns are read: loading whole rules decodes
-# every JSON column of every rule.
+# Built once, they run on every event. PostgreSQL's JSON type has no equality or containment
+# operator that SQLite shares, so the database narrows the stop rules down by the JSON text
+# (`"shipped"` somewhere in it) and Python checks the decoded list. Only the two columns are
+# read: loading whole rules decodes every JSON column of every rule.
 _ACCOUNT = bindparam("account_id", type_=Integer)
-_STOP_EVENTS = scoped(Rule, _ACCOUNT).with_only_columns(Rule.id, Rule.stop_events)
+_STOP_EVENTS = (
+    scoped(Rule, _ACCOUNT)
+    .with_only_columns(Rule.id, Rule.stop_events)
+    .where(cast(Rule.stop_events, Text).like(bindparam("quoted_type", type_=Text)))
+)
 _RULES_OF_TYPE = (
     scoped(Rule, _ACCOUNT)
     .where(Rule.event_type == bindparam("event_type"))
@@ -53,7 +58,7 @@ _RULES_OF_TYPE = (
 def rules_for_event(account_id: int, event_type: str) -> EventRules:
     """Read the rules an event of `event_type` stops or triggers."""
     params = {"account_id": account_id, "event_type": event_type}
-    stops = db.session.execute(_STOP_EVENTS, params)
+    stops = db.session.execute(_STOP_EVENTS, {**params, "quoted_type": f'%"{event_type}"%'})
     stopping = [rule_id for rule_id, events in stops if event_type in (events or [])]
     rules = list(db.session.execute(_RULES_OF_TYPE, params).scalars())
     return EventRules(account_id, event_type, stopping, rules)
