@@ -154,8 +154,8 @@ class Proc:
             return ""
 
     def stop(self, timeout: float = 15) -> None:
-        """SIGTERM, then SIGKILL after `timeout`, to the process and whatever it started (an RQ
-        worker forks its scheduler): each process runs in its own process group."""
+        """SIGTERM, then SIGKILL after `timeout`, to the process and whatever it started (gunicorn
+        forks its workers): each process runs in its own process group."""
         if self.popen.poll() is None:
             self._signal_group(signal.SIGTERM)
             try:

@@ -105,7 +105,10 @@ def run_worker(app: Flask, *, burst: bool = False, queue_name: str | None = None
         )
         ticker.start()
     try:
-        return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        # No RQ scheduler: no job is enqueued for later (the periodic jobs have the ticker
+        # above, delays live in the database), and RQ would run it in a child process that
+        # outlives a worker killed with SIGKILL.
+        return worker.work(burst=burst, with_scheduler=False, logging_level="INFO")
     finally:
         stop.set()
         if ticker is not None:

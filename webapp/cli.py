@@ -148,7 +148,7 @@ def redact_url(url: str) -> str:
 )
 @with_appcontext
 def worker_command(burst: bool, queue_name: str | None, wait_seconds: float) -> None:
-    """Run an RQ worker (with scheduler and periodic jobs) for this app."""
+    """Run an RQ worker (with the periodic jobs) for this app."""
     # The CLI is an entry point like wsgi.py, so it may reach into jobs/ (webapp/ proper never
     # does); the import is local so `statuslink --help` stays light.
     from jobs.worker import run_worker

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -20,6 +21,14 @@ from webapp.extensions import db
 from webapp.notifications.models import Message, message_order
 from webapp.notifications.services import DISPATCH_JOB, SWEEP_JOB, request_dispatch
 from webapp.queue import get_redis
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of `pid` (Linux /proc)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
 
 
 def _states(tenant) -> Counter:
@@ -94,6 +103,8 @@ def test_shipped_event_through_the_api_arrives_as_mail(
         print(f"\nshipped event -> mail at the SMTP server: {elapsed:.2f} s")
         assert len(received) == 1, worker.output()
         assert received[0].message_id.startswith(f"<msg-{planned['id']}.")
+        # One process: nothing (such as RQ's scheduler) that would outlive a killed worker.
+        assert worker.proc is not None and _children(worker.proc.pid) == []
         # the same key and body again: the first response, no new message
         again = client.post(
             "/api/v1/orders/API-1/events",
