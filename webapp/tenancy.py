@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, ForeignKey, Select, select
+from sqlalchemy import BindParameter, ForeignKey, Integer, Select, bindparam, select
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from webapp.extensions import db
@@ -26,13 +26,16 @@ class NotFound(LookupError):
 
 
 def scoped(model: type[T], account_id: int | BindParameter[int]) -> Select[T]:
-    """A SELECT of `model` restricted to one account; the start of every tenant query.
-
-    `account_id` may be a bound parameter, for a statement built once and run many times.
-    """
+    """A SELECT of `model` restricted to one account; the start of every tenant query."""
     if not issubclass(model, TenantOwned):
         raise TypeError(f"{model.__name__} is not tenant-owned")
     return select(model).where(model.account_id == account_id)  # type: ignore[attr-defined]
+
+
+def scoped_prepared(model: type[T]) -> Select[T]:
+    """`scoped` for a statement built once and run many times: the account is the bound
+    parameter `account_id`, given with every execution."""
+    return scoped(model, bindparam("account_id", type_=Integer))
 
 
 def get_scoped(model: type[T], account_id: int, **filters: Any) -> T | None:

@@ -277,15 +277,11 @@ def test_an_unreadable_entry_on_the_last_use_is_still_served(delayed, client, te
     assert client.get(path).status_code == 410
 
 
-def test_without_redis_and_without_the_cache_a_view_asks_redis_once(
-    app, client, minted, monkeypatch
-):
+def _scripts_asked_without_redis(app, monkeypatch, *modules) -> list[str]:
+    """Point the app at a Redis that does not answer; returns the names of the Lua scripts
+    the given modules then try to run, as they try."""
     from redis import Redis
 
-    from webapp.status import ratelimit
-
-    app.config["STATUS_PAGE_CACHE_SECONDS"] = 0
-    link, path = minted
     app.extensions["statuslink.redis"] = Redis.from_url(
         "redis://127.0.0.1:1/0", socket_connect_timeout=0.2
     )
@@ -295,8 +291,19 @@ def test_without_redis_and_without_the_cache_a_view_asks_redis_once(
         asked.append(name)
         return run_script(name, *args)
 
-    monkeypatch.setattr(opens, "run_script", counting)
-    monkeypatch.setattr(ratelimit, "run_script", counting)
+    for module in modules:
+        monkeypatch.setattr(module, "run_script", counting)
+    return asked
+
+
+def test_without_redis_and_without_the_cache_a_view_asks_redis_once(
+    app, client, minted, monkeypatch
+):
+    from webapp.status import ratelimit
+
+    app.config["STATUS_PAGE_CACHE_SECONDS"] = 0
+    link, path = minted
+    asked = _scripts_asked_without_redis(app, monkeypatch, opens, ratelimit)
     assert client.get(path).status_code == 200
     assert asked == ["hit"]
     db.session.refresh(link)
@@ -304,20 +311,8 @@ def test_without_redis_and_without_the_cache_a_view_asks_redis_once(
 
 
 def test_without_redis_a_view_asks_it_once(app, client, minted, monkeypatch):
-    from redis import Redis
-
     link, path = minted
-    app.extensions["statuslink.redis"] = Redis.from_url(
-        "redis://127.0.0.1:1/0", socket_connect_timeout=0.2
-    )
-    asked: list[str] = []
-
-    def counting(name, *args):
-        asked.append(name)
-        return run_script(name, *args)
-
-    monkeypatch.setattr(opens, "run_script", counting)
-    monkeypatch.setattr(pagecache, "run_script", counting)
+    asked = _scripts_asked_without_redis(app, monkeypatch, opens, pagecache)
     assert client.get(path).status_code == 200
     assert asked == ["view"]
     db.session.refresh(link)

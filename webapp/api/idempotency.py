@@ -9,12 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g, jsonify, request
-from sqlalchemy import Integer, bindparam, insert
+from sqlalchemy import bindparam, insert
 
 from webapp.api.errors import ApiError, error_response
 from webapp.api.models import IdempotencyRecord
 from webapp.extensions import db
-from webapp.tenancy import scoped
+from webapp.tenancy import scoped_prepared
 
 HEADER = "Idempotency-Key"
 _KEY_RE = re.compile(r"^[\x20-\x7e]{1,255}$")
@@ -22,7 +22,7 @@ _KEY_RE = re.compile(r"^[\x20-\x7e]{1,255}$")
 # Built once: both run on every state-changing API call. A replay needs only three columns,
 # not the ORM object.
 _STORED = (
-    scoped(IdempotencyRecord, bindparam("account_id", type_=Integer))
+    scoped_prepared(IdempotencyRecord)
     .with_only_columns(
         IdempotencyRecord.request_hash,
         IdempotencyRecord.status_code,

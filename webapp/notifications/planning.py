@@ -7,7 +7,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Integer, String, Text, bindparam, cast, insert, select, update
+from sqlalchemy import String, Text, bindparam, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.accounts.models import Account, SenderAccount
@@ -20,7 +20,7 @@ from webapp.notifications.scheduling import now, send_time_for
 from webapp.orders.models import Order, OrderEvent
 from webapp.orders.state import REPEATABLE
 from webapp.status.services import mint_link_for_message
-from webapp.tenancy import scoped
+from webapp.tenancy import scoped, scoped_prepared
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +42,13 @@ class EventRules(NamedTuple):
 # operator that SQLite shares, so the database narrows the stop rules down by the JSON text
 # (`"shipped"` somewhere in it) and Python checks the decoded list. Only the two columns are
 # read: loading whole rules decodes every JSON column of every rule.
-_ACCOUNT = bindparam("account_id", type_=Integer)
 _STOP_EVENTS = (
-    scoped(Rule, _ACCOUNT)
+    scoped_prepared(Rule)
     .with_only_columns(Rule.id, Rule.stop_events)
     .where(cast(Rule.stop_events, Text).like(bindparam("quoted_type", type_=Text)))
 )
 _RULES_OF_TYPE = (
-    scoped(Rule, _ACCOUNT)
+    scoped_prepared(Rule)
     .where(Rule.event_type == bindparam("event_type"))
     .order_by(Rule.position, Rule.id)
 )

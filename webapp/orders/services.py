@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import phonenumbers
 from flask import current_app
-from sqlalchemy import Integer, bindparam, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import joinedload
 
 from webapp.accounts.models import CHANNELS, Account, Shop
@@ -34,7 +34,7 @@ from webapp.orders.models import (
 )
 from webapp.orders.signals import event_arriving, event_committed, event_recorded
 from webapp.orders.state import EVENT_TYPES, REPEATABLE, TRANSITIONS, next_state
-from webapp.tenancy import NotFound, get_scoped, get_scoped_or_raise, scoped
+from webapp.tenancy import NotFound, get_scoped, get_scoped_or_raise, scoped, scoped_prepared
 
 if TYPE_CHECKING:
     from webapp.notifications.models import Message
@@ -381,7 +381,7 @@ def _lock_order(account_id: int, number: str) -> Order:
 
 # Built once: the order with its shop and customer, and its account, in one statement.
 _ORDER_WITH_ACCOUNT = (
-    scoped(Order, bindparam("account_id", type_=Integer))
+    scoped_prepared(Order)
     .add_columns(Account)
     .join(Account, Account.id == Order.account_id)
     .where(Order.number == bindparam("number"))
@@ -409,7 +409,7 @@ def _preload_for_event(account_id: int, number: str) -> list[Any]:
 
 # Built once: it runs on every event, while the order is locked.
 _APPLIED_BEFORE = (
-    scoped(OrderEvent, bindparam("account_id", type_=Integer))
+    scoped_prepared(OrderEvent)
     .with_only_columns(OrderEvent.id)
     .where(
         OrderEvent.order_id == bindparam("order_id"),
