@@ -1,1 +1,1 @@
-"""Delivery channels: e-mail through Flask-Mail per sender account (SMS later)."""
+"""Delivery channels: e-mail over each sender account's SMTP server, and SMS."""

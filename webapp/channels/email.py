@@ -1,28 +1,21 @@
-"""E-mail over each sender account's own SMTP server, through Flask-Mail."""
+"""E-mail over each sender account's own SMTP server: the connection through Flask-Mail,
+the message bytes from `webapp.channels.mime`."""
 
 from __future__ import annotations
 
 import base64
-import io
-import secrets
 import smtplib
 import ssl
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from email.charset import QP, Charset
-from email.generator import BytesGenerator
-from email.message import Message
-from email.mime.text import MIMEText
-from email.policy import SMTP, Compat32
-from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, has_app_context
 from flask_mail import Connection, Mail
-from flask_mail import Message as MailMessage
 
 from webapp.accounts.models import SenderAccount
+from webapp.channels.mime import build_mime
 from webapp.crypto import SecretUnreadable, decrypt_secret
 from webapp.i18n import N_
 from webapp.netpolicy import TargetRefused, check_target, private_targets_allowed
@@ -107,81 +100,21 @@ def _is_control(char: str) -> bool:
     return unicodedata.category(char) in ("Cc", "Zl", "Zp") and char != "\t"
 
 
-class _WrappedMailMessage(MailMessage):
-    """Flask-Mail registers UTF-8 bodies as unencoded 8-bit text, which keeps long HTML lines
-    intact; SMTP forbids lines over 998 characters and strict servers reject such mail. Bodies
-    are therefore quoted-printable encoded, which wraps lines at 76 characters."""
-
-    def _mimetext(self, text: str | None, subtype: str = "plain") -> MIMEText:
-        body_charset = Charset("utf-8")
-        body_charset.body_encoding = QP
-        return MIMEText(text or "", _subtype=subtype, _charset=body_charset)  # type: ignore[arg-type]
-
-
-def build_mail_message(email: OutgoingEmail) -> MailMessage:
-    """A Flask-Mail message with a text part, an HTML part when present and attachments."""
+def mail_bytes(email: OutgoingEmail) -> bytes:
+    """The e-mail as sent over SMTP (CRLF line ends, 7-bit); raises HeaderInjection."""
     check_headers(email)
-    sender = (email.from_name, email.from_email) if email.from_name else email.from_email
-    recipient = (email.to_name, email.to_email) if email.to_name else email.to_email
-    message = _WrappedMailMessage(
+    return build_mime(
+        message_id=email.message_id,
+        from_email=email.from_email,
+        from_name=email.from_name,
+        to_email=email.to_email,
+        to_name=email.to_name,
         subject=email.subject,
-        recipients=[recipient],
-        body=email.text,
-        html=email.html or None,
-        sender=sender,
-        bcc=list(email.bcc),
-        reply_to=email.reply_to or None,
+        text=email.text,
+        html=email.html,
+        reply_to=email.reply_to,
+        attachments=email.attachments,
     )
-    message.msgId = email.message_id
-    for filename, content_type, data in email.attachments:
-        message.attach(filename=filename, content_type=content_type, data=data)
-    return message
-
-
-class _WirePolicy(Compat32):
-    """Writes a Flask-Mail message as email.policy.SMTP does, at a fraction of the cost.
-
-    Flask-Mail serialises with policy.SMTP, which parses every header through the header
-    registry each time the generator reads one (content type, boundary, encoding). Reading
-    with compat32 and folding as policy.SMTP does gives the same bytes: header values Flask-
-    Mail built are already RFC 2047 encoded and folded, and written line by line as they are
-    unless a line is too long, which policy.SMTP itself then refolds.
-    """
-
-    def _fold(self, name: str, value: Any, sanitize: bool) -> str:
-        if not isinstance(value, str):  # an email.header.Header: compat32 folds it
-            return super()._fold(name, value, sanitize)  # type: ignore[misc]
-        if value.isascii():
-            limit = self.max_line_length or 78
-            lines = value.splitlines()
-            if not (lines and len(lines[0]) + len(name) + 2 > limit) and all(
-                len(line) <= limit for line in lines[1:]
-            ):
-                return f"{name}: {self.linesep.join(lines)}{self.linesep}"
-        return SMTP.fold_binary(name, value).decode("ascii", "surrogateescape")
-
-
-_WIRE_POLICY = _WirePolicy(linesep="\r\n")
-
-
-def _set_boundaries(part: Message) -> None:
-    # A random boundary starting with "=_" cannot occur in quoted-printable or base64 text
-    # (the only encodings used here), so the generator's search for a free boundary (a regex
-    # compiled per part) is not needed.
-    if part.is_multipart():
-        part.set_boundary(f"=_sl_{secrets.token_hex(16)}")
-        for child in part.get_payload():
-            if isinstance(child, Message):
-                _set_boundaries(child)
-
-
-def mail_bytes(message: MailMessage) -> bytes:
-    """The message as sent over SMTP: CRLF line ends, no "From " mangling."""
-    built = message._message()
-    _set_boundaries(built)
-    buffer = io.BytesIO()
-    BytesGenerator(buffer, mangle_from_=False, policy=_WIRE_POLICY).flatten(built)
-    return buffer.getvalue()
 
 
 def mail_config(sender: SenderAccount) -> dict:
@@ -298,6 +231,15 @@ def _secret_forms(username: str | None, password: str | None) -> list[str]:
     return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
 
 
+def _envelope(host: smtplib.SMTP, command: str, keyword: str, address: str) -> tuple[int, bytes]:
+    """MAIL FROM / RCPT TO as smtplib's mail() and rcpt() send them for a bare address,
+    without their parse of the address as a header (`email.utils.parseaddr`, a few percent
+    of a worker's CPU per message). The addresses were checked when they were saved and by
+    check_headers (no line breaks or control characters)."""
+    host.putcmd(command, f"{keyword}:<{address}>")
+    return host.getreply()
+
+
 # A connection that was idle this long is checked with NOOP before the next message.
 IDLE_CHECK_SECONDS = 20.0
 
@@ -392,22 +334,22 @@ class SmtpSession:
 
         Raises HeaderInjection, PermanentFailure (5xx) or TemporaryFailure (4xx, network).
         """
-        return self.send_payload(email, mail_bytes(build_mail_message(email)))
+        return self.send_payload(email, mail_bytes(email))
 
     def send_payload(self, email: OutgoingEmail, payload: bytes) -> SmtpReply:
-        """Send an already built e-mail (`payload`, the bytes of build_mail_message(email))."""
+        """Send an already built e-mail (`payload`, the bytes of mail_bytes(email))."""
         recipients = [email.to_email, *email.bcc]
         host = self._reusable_host()
         try:
             try:
                 host.ehlo_or_helo_if_needed()
-                code, reply = host.mail(email.from_email)
+                code, reply = _envelope(host, "mail", "FROM", email.from_email)
                 if code != 250:
                     self._reset()
                     raise _classify(code, self._scrub(_reply_text(reply)))
                 refused: dict[str, tuple[int, str]] = {}
                 for address in recipients:
-                    code, reply = host.rcpt(address)
+                    code, reply = _envelope(host, "rcpt", "TO", address)
                     if code not in (250, 251):
                         refused[address] = (code, self._scrub(_reply_text(reply)))
                 if email.to_email in refused:

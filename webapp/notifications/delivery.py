@@ -28,6 +28,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import ColumnElement, bindparam, insert, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 
 from webapp.accounts.models import Account, SenderAccount
 from webapp.channels.email import (
@@ -41,9 +42,15 @@ from webapp.channels.email import (
 from webapp.extensions import db
 from webapp.message_templates.models import MessageTemplate
 from webapp.notifications.models import Message, MessageAttempt, Rule, message_order
-from webapp.notifications.rendering import RenderFailed, load_attachments, prepare_message
+from webapp.notifications.rendering import (
+    RENDERED_COLUMNS,
+    RenderFailed,
+    load_attachments,
+    rendered_values,
+)
 from webapp.notifications.scheduling import now, send_time_for
 from webapp.orders.models import Order, OrderEvent
+from webapp.rawsql import DriverStatement
 from webapp.status.services import mint_link_for_message
 
 log = logging.getLogger(__name__)
@@ -223,14 +230,16 @@ def _kept_across_commits() -> Iterator[None]:
         session.expire_all()
 
 
-_CLAIM_STATE = select(Message.state, Message.lease_owner).where(Message.id == bindparam("id"))
+_CLAIM_STATE = DriverStatement(
+    select(Message.state, Message.lease_owner).where(Message.id == bindparam("b_id"))
+)
 
 
 def _still_claimed(message: Message, lease_owner: str) -> bool:
     """Whether the message is still ours to send: not cancelled meanwhile, and the lease did
     not expire and pass to another worker. Reads only these two columns."""
-    row = db.session.execute(_CLAIM_STATE, {"id": message.id}).first()
-    return row is not None and row.state == "sending" and row.lease_owner == lease_owner
+    row = _CLAIM_STATE.first({"b_id": message.id})
+    return row is not None and row[0] == "sending" and row[1] == lease_owner
 
 
 class _SmtpPool:
@@ -456,11 +465,15 @@ def _deliver_one(
         message.error = "the service is switched off for this account"
         message.lease_owner = message.lease_until = None
         return None
+    rendered: dict[str, Any] = {}
     try:
-        # Rendering only reads; its results go to the database with the outcome, in one
-        # UPDATE, instead of being flushed by the first query after it.
+        # Rendering only reads. Its results are kept on the message as if already stored:
+        # they go to the database with the outcome, in its one UPDATE.
         with db.session.no_autoflush:
-            prepare_message(message)
+            if message.rendered_at is None:
+                rendered = rendered_values(message)
+                for key, value in rendered.items():
+                    set_committed_value(message, key, value)
             email = OutgoingEmail(
                 message_id=message_id_for(
                     message.id, message.account_id, current_app.config["BASE_URL"]
@@ -477,21 +490,106 @@ def _deliver_one(
                 attachments=load_attachments(message),
             )
         reply = session.send(email)
-    except (RenderFailed, HeaderInjection, FileNotFoundError) as exc:
-        reason = str(exc) if not isinstance(exc, FileNotFoundError) else "attachment missing"
-        _finish_failed(message, f"not sent: {reason}", None, report, at=at, outcome="rejected")
-        return exc
-    except PermanentFailure as exc:
-        record_sender_error(sender, exc.reason, at or now())
-        _finish_failed(message, exc.reason, exc.code, report, at=at)
-        return exc
-    except TemporaryFailure as exc:
-        record_sender_error(sender, exc.reason, at or now())
-        _retry_later(message, exc.reason, exc.code, report, at=at)
+    except (
+        RenderFailed,
+        HeaderInjection,
+        FileNotFoundError,
+        PermanentFailure,
+        TemporaryFailure,
+    ) as exc:
+        for key in rendered:  # stored with the failure, by the ORM
+            flag_modified(message, key)
+        _not_sent(message, sender, exc, report, at=at)
         return exc
     record_sender_ok(sender)
-    _finish_sent(message, reply.code, reply.text, report, at=at)
+    _record_sent(message, reply.code, reply.text, report, at=at)
     return None
+
+
+def _not_sent(
+    message: Message,
+    sender: SenderAccount,
+    exc: Exception,
+    report: DeliveryReport,
+    *,
+    at: datetime | None,
+) -> None:
+    if isinstance(exc, PermanentFailure):
+        record_sender_error(sender, exc.reason, at or now())
+        _finish_failed(message, exc.reason, exc.code, report, at=at)
+    elif isinstance(exc, TemporaryFailure):
+        record_sender_error(sender, exc.reason, at or now())
+        _retry_later(message, exc.reason, exc.code, report, at=at)
+    else:
+        reason = str(exc) if not isinstance(exc, FileNotFoundError) else "attachment missing"
+        _finish_failed(message, f"not sent: {reason}", None, report, at=at, outcome="rejected")
+
+
+# The outcome of a sent e-mail, written without the unit of work (see webapp.rawsql): the
+# message's columns, its attempt and the orders' last notification, in the message's commit.
+_SENT_COLUMNS = (
+    *RENDERED_COLUMNS,
+    "state",
+    "sent_at",
+    "error",
+    "lease_owner",
+    "lease_until",
+    "provider_call_at",
+    "attempts",
+    "first_attempt_at",
+)
+_UPDATE_SENT = DriverStatement(
+    update(Message)
+    .where(Message.id == bindparam("b_id"))
+    .values({column: bindparam(column) for column in _SENT_COLUMNS})
+)
+_ATTEMPT_COLUMNS = ("account_id", "message_id", "started_at", "outcome", "reply_code", "reply")
+_INSERT_ATTEMPT = DriverStatement(
+    insert(MessageAttempt).values({column: bindparam(column) for column in _ATTEMPT_COLUMNS})
+)
+_UPDATE_NOTIFIED = DriverStatement(
+    update(Order)
+    .where(Order.id == bindparam("b_id"))
+    .values(last_notified_at=bindparam("at"), updated_at=bindparam("at"))
+)
+
+
+def _record_sent(
+    message: Message, code: int | None, reply: str, report: DeliveryReport, *, at: datetime | None
+) -> None:
+    """What _finish_sent records, in three prepared statements instead of a flush; the objects
+    in the session are updated to match, as if loaded after the commit."""
+    current = at or now()
+    values: dict[str, Any] = {column: getattr(message, column) for column in RENDERED_COLUMNS}
+    values.update(
+        state="sent",
+        sent_at=current,
+        error=None,
+        lease_owner=None,
+        lease_until=None,
+        provider_call_at=None,
+        attempts=(message.attempts or 0) + 1,
+        first_attempt_at=message.first_attempt_at or current,
+    )
+    _UPDATE_SENT.execute({**values, "b_id": message.id})
+    _INSERT_ATTEMPT.execute(
+        {
+            "account_id": message.account_id,
+            "message_id": message.id,
+            "started_at": current,
+            "outcome": "sent",
+            "reply_code": code,
+            "reply": (f"{code} {reply}" if code is not None else reply)[:2000],
+        }
+    )
+    for key, value in values.items():
+        set_committed_value(message, key, value)
+    for order in message.orders:
+        _UPDATE_NOTIFIED.execute({"b_id": order.id, "at": current})
+        set_committed_value(order, "last_notified_at", current)
+        set_committed_value(order, "updated_at", current)
+    report.sent += 1
+    _plan_repeat(message, current)
 
 
 def _attempt(

@@ -87,10 +87,29 @@ def _batch_lookups(message: Message) -> _BatchLookups | None:
     return current
 
 
+# The columns rendering fills in (what `rendered_values` returns).
+RENDERED_COLUMNS = (
+    "subject",
+    "body_html",
+    "body_text",
+    "language",
+    "template_variant_id",
+    "rendered_at",
+    "attachments",
+)
+
+
 def prepare_message(message: Message, *, force: bool = False) -> None:
     """Render subject and bodies and choose the attachments, unless already done."""
     if message.rendered_at is not None and not force:
         return
+    for key, value in rendered_values(message).items():
+        setattr(message, key, value)
+
+
+def rendered_values(message: Message) -> dict[str, Any]:
+    """Subject, bodies, language, variant and attachments of the message, rendered now, as
+    values of RENDERED_COLUMNS; the message itself is left as it is. Raises RenderFailed."""
     from webapp.message_templates.renderer import TemplateProblem
     from webapp.message_templates.services import (
         TemplateCheckFailed,
@@ -120,13 +139,15 @@ def prepare_message(message: Message, *, force: bool = False) -> None:
         )
     except (TemplateUnavailable, TemplateCheckFailed, TemplateProblem, NotFound) as exc:
         raise RenderFailed(f"template could not be rendered: {exc}") from exc
-    message.subject = rendered.subject
-    message.body_html = rendered.html or None
-    message.body_text = rendered.text
-    message.language = rendered.language or message.language
-    message.template_variant_id = rendered.variant_id
-    message.rendered_at = now()
-    message.attachments = attachments
+    return {
+        "subject": rendered.subject,
+        "body_html": rendered.html or None,
+        "body_text": rendered.text,
+        "language": rendered.language or message.language,
+        "template_variant_id": rendered.variant_id,
+        "rendered_at": now(),
+        "attachments": attachments,
+    }
 
 
 def choose_attachments(

@@ -1,0 +1,100 @@
+"""Statements run on the DB-API cursor store values exactly as the ORM would, inside the
+session's transaction, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import bindparam, insert, select, update
+
+from tests.support.sql import counted_statements
+from webapp.extensions import db
+from webapp.notifications.models import Message, MessageAttempt
+from webapp.rawsql import DriverStatement
+
+_UPDATE = DriverStatement(
+    update(Message)
+    .where(Message.id == bindparam("b_id"))
+    .values(
+        state=bindparam("state"),
+        sent_at=bindparam("sent_at"),
+        attachments=bindparam("attachments"),
+        error=bindparam("error"),
+    )
+)
+_INSERT = DriverStatement(
+    insert(MessageAttempt).values(
+        account_id=bindparam("account_id"),
+        message_id=bindparam("message_id"),
+        started_at=bindparam("started_at"),
+        outcome=bindparam("outcome"),
+        reply_code=bindparam("reply_code"),
+        reply=bindparam("reply"),
+    )
+)
+_STATE = DriverStatement(
+    select(Message.state, Message.error).where(Message.id == bindparam("b_id"))
+)
+
+
+def _message(tenant) -> Message:
+    message = Message(
+        account_id=tenant.account.id,
+        dedupe_key="raw-1",
+        to_address="kunde@example.org",
+        state="sending",
+        error="old",
+    )
+    db.session.add(message)
+    db.session.commit()
+    return message
+
+
+def test_values_are_stored_as_the_orm_stores_them(tenant):
+    message = _message(tenant)
+    when = datetime(2026, 11, 30, 23, 59, 58, 123456, tzinfo=UTC)
+    changed = _UPDATE.execute(
+        {
+            "b_id": message.id,
+            "state": "sent",
+            "sent_at": when,
+            "attachments": [{"type": "document", "id": 7}],
+            "error": None,
+        }
+    )
+    _INSERT.execute(
+        {
+            "account_id": tenant.account.id,
+            "message_id": message.id,
+            "started_at": when,
+            "outcome": "sent",
+            "reply_code": 250,
+            "reply": "250 OK",
+        }
+    )
+    db.session.commit()
+    assert changed == 1
+    db.session.expire_all()
+    stored = db.session.get(Message, message.id)
+    assert (stored.state, stored.sent_at, stored.error) == ("sent", when, None)
+    assert stored.sent_at.tzinfo is not None
+    assert stored.attachments == [{"type": "document", "id": 7}]
+    (attempt,) = stored.attempt_log
+    assert (attempt.started_at, attempt.reply_code, attempt.reply) == (when, 250, "250 OK")
+
+
+def test_the_statements_belong_to_the_sessions_transaction(tenant):
+    message = _message(tenant)
+    params = {"b_id": message.id, "state": "sent", "sent_at": None, "attachments": []}
+    _UPDATE.execute({**params, "error": None})
+    assert _STATE.first({"b_id": message.id}) == ("sent", None)  # seen inside it
+    db.session.rollback()
+    assert _STATE.first({"b_id": message.id}) == ("sending", "old")  # and undone with it
+    assert _STATE.first({"b_id": message.id + 1000}) is None
+
+
+def test_statement_counters_see_them(tenant):
+    message_id = _message(tenant).id
+    with counted_statements() as statements:
+        _STATE.first({"b_id": message_id})
+    assert len(statements) == 1 and statements[0].upper().startswith("SELECT MESSAGE.STATE")
