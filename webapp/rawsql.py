@@ -27,27 +27,27 @@ _Processor = Callable[[Any], Any] | None
 
 
 class _Compiled:
-    __slots__ = ("sql", "names", "processors", "positional")
+    __slots__ = ("sql", "binds", "positional")
 
     def __init__(self, statement: ClauseElement, dialect: Dialect):
         compiled = statement.compile(dialect=dialect)
         assert isinstance(compiled, SQLCompiler)
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
-        self.names: list[str] = list(compiled.positiontup or compiled.binds)
-        self.processors: dict[str, _Processor] = {
-            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-            for name, bind in compiled.binds.items()
-        }
+        # (name, bind processor or None), in the order a positional paramstyle needs.
+        self.binds: list[tuple[str, _Processor]] = [
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in (compiled.positiontup or compiled.binds)
+        ]
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        processed = {}
-        for name in self.names:
-            processor = self.processors[name]
-            processed[name] = values[name] if processor is None else processor(values[name])
+        processed = [
+            (name, values[name] if processor is None else processor(values[name]))
+            for name, processor in self.binds
+        ]
         if self.positional:
-            return tuple(processed[name] for name in self.names)
-        return processed
+            return tuple(value for _, value in processed)
+        return dict(processed)
 
 
 class DriverStatement:

@@ -4,9 +4,10 @@ Every e-mail Statuslink sends has the same shape: a text part, an HTML part when
 one, and attachments; UTF-8 bodies in quoted-printable, attachments in base64. Writing that
 shape directly costs a small fraction of building `email.message` objects and serialising
 them with the `email` package's generator and policies, which was about a quarter of a
-worker's CPU per message. The encoders are the standard library's (`binascii` for the
-bodies, `email.header` and `email.utils` for the headers); `tests/channels/test_mime.py`
-parses what is written here with the `email` package and compares every header and part.
+worker's CPU per message. The encoders are the standard library's (`binascii` and `base64`
+for the bodies and RFC 2047 words, `email.utils` for quoted names, RFC 2231 file names and
+the date); `tests/channels/test_email_wire.py` parses what is written here with the `email`
+package and compares every header and part.
 
 Header values must already have passed `check_headers` (no line breaks or control characters).
 """
