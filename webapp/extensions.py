@@ -11,11 +11,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Flask
+import click
+from flask import Flask, current_app, g
+from flask.cli import ScriptInfo, with_appcontext
 from flask_htmx import HTMX
 from flask_login import LoginManager
 from flask_mail import Mail
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
@@ -36,7 +37,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()
@@ -211,10 +211,78 @@ def _sqlite_connection_class(dialect, conn_rec, cargs, cparams):  # pragma: no c
         cparams.setdefault("factory", SerialisedWriterConnection)
 
 
+# --- migrations: Flask-Migrate, imported when first used --------------------------------------
+# Flask-Migrate imports Alembic, Mako and Pygments (~11 MB of memory); only the `db` commands
+# and the migration tests need them, not every web and worker process.
+_MIGRATE_OPTIONS = {"compare_type": True, "render_as_batch": True}
+
+
+def _migrations_directory(app: Flask) -> str:
+    return str(app.config.get("MIGRATIONS_DIR", "migrations"))
+
+
+def load_migrations(app: Flask) -> Any:
+    """Bind Flask-Migrate to `app` (once) and return its `app.extensions["migrate"]`."""
+    current = app.extensions.get("migrate")
+    if current is None or isinstance(current, _DeferredMigrations):
+        from flask_migrate import Migrate
+
+        Migrate(**_MIGRATE_OPTIONS).init_app(app, db, directory=_migrations_directory(app))
+    return app.extensions["migrate"]
+
+
+class _DeferredMigrations:
+    """Stands in `app.extensions["migrate"]` until Flask-Migrate is used; any attribute read
+    (as `flask_migrate.upgrade()` and migrations/env.py do) loads it."""
+
+    def __init__(self, app: Flask):
+        self._app = app
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(load_migrations(self._app), name)
+
+
+class _MigrationCommands(click.Group):
+    """`statuslink db ...`: Flask-Migrate's command group, imported when a `db` command runs."""
+
+    def _app(self, ctx: click.Context) -> Flask:
+        if current_app:
+            return current_app._get_current_object()  # type: ignore[attr-defined]
+        return ctx.ensure_object(ScriptInfo).load_app()
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from flask_migrate.cli import db as commands
+
+        return commands.list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from flask_migrate.cli import db as commands
+
+        load_migrations(self._app(ctx))
+        return commands.get_command(ctx, cmd_name)
+
+
+# The same options as Flask-Migrate's own group; its commands read them from `g`.
+@click.group("db", cls=_MigrationCommands)
+@click.option("-d", "--directory", default=None, help="Migration script directory.")
+@click.option("-x", "--x-arg", multiple=True, help="Additional arguments for env.py.")
+@with_appcontext
+def _db_commands(directory: str | None, x_arg: tuple[str, ...]) -> None:
+    """Perform database migrations."""
+    g.directory = directory
+    g.x_arg = x_arg
+
+
+def init_migrations(app: Flask) -> None:
+    """Register the `db` commands and `app.extensions["migrate"]` without importing Alembic."""
+    app.extensions["migrate"] = _DeferredMigrations(app)
+    app.cli.add_command(_db_commands)
+
+
 def register_extensions(app: Flask) -> None:
     """Bind every extension to the app."""
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", "migrations")))
+    init_migrations(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     mail.init_app(app)
