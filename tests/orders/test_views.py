@@ -131,6 +131,8 @@ def test_search_by_number_prefix_name_and_email(client, auth, tenant, other_tena
     assert numbers("A-") == {"A-100"}  # a prefix, not "contains" (XA-1), not another account
     assert numbers("a-1") == {"A-100"}  # numbers match in upper case too
     assert numbers("braun") == {"B-200"}  # name contains, any case
+    assert numbers("RAUN") == {"B-200"}
+    assert numbers("BERND@") == {"B-200"}
     assert numbers("carla@") == {"XA-1"}  # e-mail prefix
     assert numbers("100%25") == set()  # LIKE wildcards are taken literally
     assert "No orders match." in client.get("/orders?q=zzz").get_data(as_text=True)
@@ -207,6 +209,31 @@ def test_list_query_uses_an_index(app, db, tenant):
     assert "USING INDEX" in plan or "USING COVERING INDEX" in plan
     assert "TEMP B-TREE" not in plan  # no sort of the whole account
     assert OrderFilters().active is False
+
+
+def test_search_finds_orders_through_indexes_not_by_testing_every_order(app, db, tenant):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    from sqlalchemy.dialects import sqlite
+
+    from webapp.orders.queries import _search_clause
+    from webapp.tenancy import scoped
+
+    account_id = tenant.account.id
+    stmt = (
+        scoped(Order, account_id)
+        .where(_search_clause(account_id, "A-1"))
+        .order_by(Order.id.desc())
+        .limit(26)
+    )
+    sql = str(stmt.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    plan = [row[-1] for row in db.session.execute(db.text("EXPLAIN QUERY PLAN " + sql))]
+    # The number prefix through the unique (account_id, number) index, the customers' orders
+    # through the customer_id index, and each found order by its id.
+    assert any("sqlite_autoindex_order_1" in step and "number>" in step for step in plan), plan
+    assert any("ix_order_customer_id" in step for step in plan), plan
+    assert any("rowid=?" in step and "order" in step for step in plan), plan
+    assert not any(step.startswith("SCAN") and "order" in step for step in plan), plan
 
 
 # --- order page -------------------------------------------------------------------------------
