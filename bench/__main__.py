@@ -91,7 +91,7 @@ def run(
         env = Environment(workdir=workdir, db_kind=db_kind, stack=stack)
         try:
             env.redis_url = stack.enter_context(private_redis(workdir))
-            env.database_url = stack.enter_context(private_database(db_kind, workdir))
+            env.database_url = stack.enter_context(private_database(db_kind, workdir, keep=keep))
             env.web_port = free_port()
             env.smtp_port = free_port()
             stack.callback(env.stop_all)
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated: " + ",".join(BENCHMARKS))
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--keep-workdir", action="store_true", help="keep the temp dir (process logs) for debugging"
+        "--keep-workdir", action="store_true", help="keep the temp dir (process logs) and a PostgreSQL database for debugging"
     )
     parser.add_argument("--orders", type=int, help="override the pipeline's order count")
     parser.add_argument("--seconds", type=float, help="override the load duration (status, ingest)")

@@ -399,8 +399,9 @@ def private_redis(workdir: Path) -> Iterator[str]:
 
 
 @contextmanager
-def private_database(kind: str, workdir: Path) -> Iterator[str]:
-    """A SQLite file in workdir, or a throw-away PostgreSQL database dropped on exit."""
+def private_database(kind: str, workdir: Path, *, keep: bool = False) -> Iterator[str]:
+    """A SQLite file in workdir, or a throw-away PostgreSQL database dropped on exit (kept,
+    with its URL in workdir/database-url, when `keep`)."""
     if kind == "sqlite":
         yield f"sqlite:///{workdir / 'bench.db'}"
         return
@@ -415,6 +416,10 @@ def private_database(kind: str, workdir: Path) -> Iterator[str]:
     except psycopg.Error as exc:
         raise BenchError(f"cannot create a database on {PG_ADMIN_URL}: {exc}") from exc
     head, _, _ = PG_ADMIN_URL.rpartition("/")
+    if keep:
+        (workdir / "database-url").write_text(f"{head}/{name}\n")
+        yield f"{head}/{name}"
+        return
     try:
         yield f"{head}/{name}"
     finally:

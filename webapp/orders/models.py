@@ -55,6 +55,10 @@ class Order(TenantOwned, db.Model):
     __table_args__ = (
         UniqueConstraint("account_id", "number"),
         Index("ix_order_account_created", "account_id", "created_at"),
+        # The order list, newest first, reads the index in order and stops after one page.
+        # SQLite's (account_id) index holds the rowid and serves it as well; PostgreSQL's does
+        # not, and sorted all of an account's orders for every page (190 ms at 100,000).
+        Index("ix_order_account_id_id", "account_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
