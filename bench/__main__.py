@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated: " + ",".join(BENCHMARKS))
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--keep-workdir", action="store_true", help="keep the temp dir (process logs) and a PostgreSQL database for debugging"
+        "--keep-workdir",
+        action="store_true",
+        help="keep the temp dir (process logs) and a PostgreSQL database for debugging",
     )
     parser.add_argument("--orders", type=int, help="override the pipeline's order count")
     parser.add_argument("--seconds", type=float, help="override the load duration (status, ingest)")
