@@ -179,9 +179,13 @@ def _bulk_outbox(tenant, count: int) -> None:
 
 
 @pytest.mark.slow
-def test_kill_9_mid_batch_loses_nothing_and_repeats_at_most_one(
+def test_kill_9_mid_batch_loses_nothing_and_repeats_at_most_one_per_lane(
     app, engine_ready, smtp_server, tmp_path
 ):
+    # Each delivery lane has at most one message between the server's acceptance and the
+    # commit that records it; the worker runs DISPATCH_LANES of them.
+    lanes = int(app.config["DISPATCH_LANES"])
+    assert lanes == 2
     _bulk_outbox(engine_ready, 500)
     smtp_server.delay = 0.005
     with running_worker(app, tmp_path / "worker.log") as worker:
@@ -196,7 +200,7 @@ def test_kill_9_mid_batch_loses_nothing_and_repeats_at_most_one(
     ids = Counter(m.message_id for m in smtp_server.messages())
     assert len(ids) == 500
     repeated = [mid for mid, n in ids.items() if n > 1]
-    assert len(repeated) <= 1 and all(ids[mid] == 2 for mid in repeated)
+    assert len(repeated) <= lanes and all(ids[mid] == 2 for mid in repeated)
     print(f"\nkilled after {arrived_before} mails; repeated after restart: {repeated}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from tests.support.outbox import attach_pdf, event, messages, place_order
@@ -226,6 +227,63 @@ def test_claims_are_exclusive_and_expired_leases_come_back(engine_ready, smtp_se
     assert deliver_due_messages().sent == 3
     ids = sorted(m.message_id for m in smtp_server.wait_for(3))
     assert len(set(ids)) == 3
+
+
+def test_a_full_batch_starts_a_second_lane_and_each_message_goes_once(
+    app, engine_ready, smtp_server, clock
+):
+    app.config.update(DISPATCH_BATCH_SIZE=3, DISPATCH_LANES=2)
+    smtp_server.delay = 0.05  # the first lane is still sending when the second claims
+    for n in range(10):
+        place_order(engine_ready, f"P-{n}")
+        event(engine_ready, f"P-{n}")
+    report = deliver_due_messages()
+    assert (report.claimed, report.sent, report.failed) == (10, 10, 0)
+    mails = smtp_server.wait_for(10)
+    assert len(mails) == 10
+    assert len({mail.message_id for mail in mails}) == 10
+    # Two lanes, each with its own SMTP connection.
+    assert len({mail.peer for mail in mails}) == 2
+    states = db.session.execute(select(Message.state, Message.lease_owner)).all()
+    assert sorted(state for state, _ in states) == ["sent"] * 10
+    assert {owner for _, owner in states} == {None}
+
+
+def test_one_lane_while_everything_due_fits_one_batch(app, engine_ready, smtp_server, clock):
+    app.config.update(DISPATCH_BATCH_SIZE=4, DISPATCH_LANES=2)
+    for n in range(3):
+        place_order(engine_ready, f"Q-{n}")
+        event(engine_ready, f"Q-{n}")
+    assert deliver_due_messages().sent == 3
+    mails = smtp_server.wait_for(3)
+    assert len({mail.peer for mail in mails}) == 1
+
+
+def test_an_error_in_a_second_lane_reaches_the_run(app, engine_ready, smtp_server, clock):
+    import threading
+
+    from webapp.notifications import delivery
+
+    app.config.update(DISPATCH_BATCH_SIZE=2, DISPATCH_LANES=2)
+    for n in range(6):
+        place_order(engine_ready, f"E-{n}")
+        event(engine_ready, f"E-{n}")
+    original = delivery.claim_due_messages
+
+    def failing_in_lanes(*args, **kwargs):
+        if threading.current_thread().name.startswith("delivery-lane-"):
+            raise RuntimeError("lane failed")
+        return original(*args, **kwargs)
+
+    delivery.claim_due_messages = failing_in_lanes
+    try:
+        with pytest.raises(RuntimeError, match="lane failed"):
+            deliver_due_messages()
+    finally:
+        delivery.claim_due_messages = original
+    # The first lane still sent everything; nothing was sent twice.
+    mails = smtp_server.wait_for(6)
+    assert len({mail.message_id for mail in mails}) == len(mails) == 6
 
 
 def test_cancelled_while_claimed_is_not_sent(engine_ready, smtp_server, clock):

@@ -68,7 +68,8 @@ def test_one_smtp_connection_serves_every_batch_of_a_run(
         return real(self)
 
     monkeypatch.setattr(email_channel._TimedConnection, "configure_host", counting)
-    app.config["DISPATCH_BATCH_SIZE"] = 2
+    # One lane (a second lane has its own connection, as in the test of lanes).
+    app.config.update(DISPATCH_BATCH_SIZE=2, DISPATCH_LANES=1)
     _plan(engine_ready, 5, "C")
     report = deliver_due_messages()
     assert (report.claimed, report.sent) == (5, 5)

@@ -89,7 +89,8 @@ def test_a_template_switched_between_batches_is_used_by_the_next_batch(
     app, engine_ready, smtp_server, clock, monkeypatch
 ):
     tenant = engine_ready
-    app.config["DISPATCH_BATCH_SIZE"] = 2
+    # One lane, so the batches follow each other in order.
+    app.config.update(DISPATCH_BATCH_SIZE=2, DISPATCH_LANES=1)
     _plan(tenant, [f"T-{n}" for n in range(4)])
 
     def switch_template():
@@ -123,7 +124,8 @@ def test_an_account_file_switched_off_between_batches_is_left_out_of_the_next(
     app, engine_ready, smtp_server, clock, monkeypatch
 ):
     tenant = engine_ready
-    app.config["DISPATCH_BATCH_SIZE"] = 2
+    # One lane, so the batches follow each other in order.
+    app.config.update(DISPATCH_BATCH_SIZE=2, DISPATCH_LANES=1)
     item = create_attachment_file(tenant.account, "AGB", "agb.pdf", b"%PDF-agb")
     _plan(tenant, [f"F-{n}" for n in range(4)])
 

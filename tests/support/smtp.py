@@ -23,6 +23,7 @@ class Received:
     rcpt_tos: list[str]
     message: EmailMessage
     raw: bytes
+    peer: tuple[str, int] | None = None  # the client's address: one per SMTP connection
 
     @property
     def message_id(self) -> str:
@@ -80,7 +81,13 @@ class RecordingSMTP:
         parsed = email.message_from_bytes(raw, policy=policy.default)
         with self._lock:
             self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, raw)  # type: ignore[arg-type]
+                Received(
+                    envelope.mail_from,  # type: ignore[arg-type]
+                    list(envelope.rcpt_tos),
+                    parsed,  # type: ignore[arg-type]
+                    raw,
+                    tuple(session.peer) if session.peer else None,  # type: ignore[arg-type]
+                )
             )
         return "250 2.0.0 Ok: queued"
 

@@ -14,6 +14,9 @@ DELIVERY_DEFAULTS: dict[str, float] = {
     "DISPATCH_LEASE_SECONDS": 300,
     "DISPATCH_MAX_SECONDS": 50,
     "DISPATCH_COALESCE_SECONDS": 5,
+    # Threads per delivery run once more than one batch is due; each has its own database
+    # session and SMTP connections (see delivery.deliver_due_messages).
+    "DISPATCH_LANES": 2,
     "RETRY_BASE_SECONDS": 30,
     "RETRY_MAX_SECONDS": 3600,
     "RETRY_GIVE_UP_SECONDS": 24 * 3600,

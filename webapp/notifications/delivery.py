@@ -17,11 +17,12 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -309,7 +310,10 @@ def deliver_due_messages(*, at: datetime | None = None, owner: str | None = None
     """Recover expired leases, then claim and send due messages batch by batch.
 
     Stops when nothing is due or after DISPATCH_MAX_SECONDS (the next sweep continues).
-    Commits after every message; enqueues nothing.
+    Commits after every message; enqueues nothing. When the first batch is full (more is
+    due than one batch), DISPATCH_LANES - 1 more lanes start: threads that claim and send
+    batches the same way, each with its own app context, session and SMTP connections, so
+    one lane's wait for the SMTP server's reply overlaps another's work.
     """
     from webapp.notifications.sms_delivery import reconcile_unknown_messages
 
@@ -317,19 +321,45 @@ def deliver_due_messages(*, at: datetime | None = None, owner: str | None = None
     owner = owner or worker_identity()
     report = DeliveryReport(recovered=recover_expired_leases(at=at))
     reconcile_unknown_messages(report, at=at)
-    started = time.monotonic()
+    deadline = time.monotonic() + float(config["DISPATCH_MAX_SECONDS"])
+    lanes = _Lanes(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        int(config["DISPATCH_LANES"]) - 1,
+        owner,
+        at=at,
+        deadline=deadline,
+    )
+    try:
+        _deliver_lane(owner, report, at=at, deadline=deadline, on_full_batch=lanes.start)
+    finally:
+        lanes.join(into=report)
+    return report
+
+
+def _deliver_lane(
+    owner: str,
+    report: DeliveryReport,
+    *,
+    at: datetime | None,
+    deadline: float,
+    on_full_batch: Callable[[], None] | None = None,
+) -> None:
+    """Claim and send batches in this thread's session until nothing is due or `deadline`."""
+    config = current_app.config
+    limit = int(config["DISPATCH_BATCH_SIZE"])
     pool = _SmtpPool(timeout=float(config["SMTP_TIMEOUT_SECONDS"]))
     try:
         with _kept_across_commits():
-            while time.monotonic() - started < float(config["DISPATCH_MAX_SECONDS"]):
+            while time.monotonic() < deadline:
                 # Rows read by the previous batch (templates, files) are read again.
                 db.session.expire_all()
                 lease_owner = f"{owner}:{uuid.uuid4().hex[:12]}"
-                claimed = claim_due_messages(
-                    lease_owner, at=at or now(), limit=int(config["DISPATCH_BATCH_SIZE"])
-                )
+                claimed = claim_due_messages(lease_owner, at=at or now(), limit=limit)
                 if not claimed:
                     break
+                if on_full_batch is not None and len(claimed) >= limit:
+                    on_full_batch()
+                    on_full_batch = None
                 report.claimed += len(claimed)
                 keep = _preload(claimed)
                 for sender_id, group in itertools.groupby(
@@ -339,7 +369,52 @@ def deliver_due_messages(*, at: datetime | None = None, owner: str | None = None
                 del keep
     finally:
         pool.close()
-    return report
+
+
+class _Lanes:
+    """The extra delivery lanes of one run: started at most once, joined at its end."""
+
+    def __init__(
+        self, app: Any, count: int, owner: str, *, at: datetime | None, deadline: float
+    ) -> None:
+        self.app = app
+        self.count = max(0, count)
+        self.owner = owner
+        self.at = at
+        self.deadline = deadline
+        self.threads: list[threading.Thread] = []
+        self.reports: list[DeliveryReport] = []
+        self.errors: list[BaseException] = []
+
+    def start(self) -> None:
+        for number in range(self.count):
+            report = DeliveryReport()
+            thread = threading.Thread(
+                target=self._run, args=(report,), name=f"delivery-lane-{number + 2}", daemon=True
+            )
+            self.reports.append(report)
+            self.threads.append(thread)
+            thread.start()
+
+    def _run(self, report: DeliveryReport) -> None:
+        try:
+            with self.app.app_context():
+                try:
+                    _deliver_lane(self.owner, report, at=self.at, deadline=self.deadline)
+                finally:
+                    db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the run's own thread
+            self.errors.append(exc)
+
+    def join(self, *, into: DeliveryReport) -> None:
+        """Wait for every lane, add its counts to `into`, re-raise the first lane's error."""
+        for thread in self.threads:
+            thread.join()
+        for report in self.reports:
+            for field in fields(DeliveryReport):
+                setattr(into, field.name, getattr(into, field.name) + getattr(report, field.name))
+        if self.errors:
+            raise self.errors[0]
 
 
 FOREIGN_SENDER = "the sender account belongs to another account"
