@@ -385,12 +385,16 @@ _ORDER_WITH_ACCOUNT = (
     .add_columns(Account)
     .join(Account, Account.id == Order.account_id)
     .where(Order.number == bindparam("number"))
-    .options(joinedload(Order.shop), joinedload(Order.customer))
+    # The shop's own sender account too: planning picks it (sender_for_order) under the lock.
+    .options(
+        joinedload(Order.shop).joinedload(Shop.sender_account), joinedload(Order.customer)
+    )
 )
 
 
 def _preload_for_event(account_id: int, number: str) -> list[Any]:
-    """Read the account, the order's shop and customer before the write lock is taken.
+    """Read the account, the order's shop (with its sender account) and customer before the
+    write lock is taken.
 
     They land in the session's identity map, so the locked part of record_event (and the
     planning it triggers) finds them there instead of querying while every other writer
@@ -404,7 +408,7 @@ def _preload_for_event(account_id: int, number: str) -> list[Any]:
     if row is None:
         return []  # the order is not found under the lock either
     order, account = row
-    return [account, order, order.shop, order.customer]
+    return [account, order, order.shop, order.shop.sender_account, order.customer]
 
 
 # Built once: it runs on every event, while the order is locked.
