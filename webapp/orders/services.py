@@ -386,9 +386,7 @@ _ORDER_WITH_ACCOUNT = (
     .join(Account, Account.id == Order.account_id)
     .where(Order.number == bindparam("number"))
     # The shop's own sender account too: planning picks it (sender_for_order) under the lock.
-    .options(
-        joinedload(Order.shop).joinedload(Shop.sender_account), joinedload(Order.customer)
-    )
+    .options(joinedload(Order.shop).joinedload(Shop.sender_account), joinedload(Order.customer))
 )
 
 
