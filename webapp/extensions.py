@@ -217,17 +217,14 @@ def _sqlite_connection_class(dialect, conn_rec, cargs, cparams):  # pragma: no c
 _MIGRATE_OPTIONS = {"compare_type": True, "render_as_batch": True}
 
 
-def _migrations_directory(app: Flask) -> str:
-    return str(app.config.get("MIGRATIONS_DIR", "migrations"))
-
-
 def load_migrations(app: Flask) -> Any:
     """Bind Flask-Migrate to `app` (once) and return its `app.extensions["migrate"]`."""
     current = app.extensions.get("migrate")
     if current is None or isinstance(current, _DeferredMigrations):
         from flask_migrate import Migrate
 
-        Migrate(**_MIGRATE_OPTIONS).init_app(app, db, directory=_migrations_directory(app))
+        directory = str(app.config.get("MIGRATIONS_DIR", "migrations"))
+        Migrate(**_MIGRATE_OPTIONS).init_app(app, db, directory=directory)
     return app.extensions["migrate"]
 
 

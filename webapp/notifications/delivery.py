@@ -310,10 +310,10 @@ def deliver_due_messages(*, at: datetime | None = None, owner: str | None = None
     """Recover expired leases, then claim and send due messages batch by batch.
 
     Stops when nothing is due or after DISPATCH_MAX_SECONDS (the next sweep continues).
-    Commits after every message; enqueues nothing. When the first batch is full (more is
-    due than one batch), DISPATCH_LANES - 1 more lanes start: threads that claim and send
-    batches the same way, each with its own app context, session and SMTP connections, so
-    one lane's wait for the SMTP server's reply overlaps another's work.
+    Commits after every message; enqueues nothing. The first time a claimed batch is full
+    (more may be due than one batch), DISPATCH_LANES - 1 more lanes start: threads that
+    claim and send batches the same way, each with its own app context, session and SMTP
+    connections, so one lane's wait for the SMTP server's reply overlaps another's work.
     """
     from webapp.notifications.sms_delivery import reconcile_unknown_messages
 
