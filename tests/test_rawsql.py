@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from tests.support.sql import counted_statements
+from webapp.api.models import IdempotencyRecord
 from webapp.extensions import db
 from webapp.notifications.models import Message, MessageAttempt
 from webapp.rawsql import DriverStatement
@@ -98,3 +101,25 @@ def test_statement_counters_see_them(tenant):
     with counted_statements() as statements:
         _STATE.first({"b_id": message_id})
     assert len(statements) == 1 and statements[0].upper().startswith("SELECT MESSAGE.STATE")
+
+
+def test_a_unique_violation_is_sqlalchemys_integrity_error(tenant):
+    columns = ("account_id", "key", "request_hash", "status_code", "response", "created_at")
+    record = DriverStatement(
+        insert(IdempotencyRecord).values({column: bindparam(column) for column in columns})
+    )
+    values = {
+        "account_id": tenant.account.id,
+        "key": "same-key",
+        "request_hash": "0" * 64,
+        "status_code": 202,
+        "response": {"ok": True},
+        "created_at": datetime(2026, 12, 1, tzinfo=UTC),
+    }
+    record.execute(values)
+    db.session.commit()
+    with pytest.raises(IntegrityError):
+        record.execute({**values, "response": {"ok": False}})
+    db.session.rollback()
+    stored = db.session.scalars(select(IdempotencyRecord.response)).all()
+    assert stored == [{"ok": True}]

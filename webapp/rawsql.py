@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -27,7 +28,7 @@ _Processor = Callable[[Any], Any] | None
 
 
 class _Compiled:
-    __slots__ = ("sql", "binds", "positional")
+    __slots__ = ("sql", "binds", "positional", "literals")
 
     def __init__(self, statement: ClauseElement, dialect: Dialect):
         compiled = statement.compile(dialect=dialect)
@@ -39,8 +40,17 @@ class _Compiled:
             (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in (compiled.positiontup or compiled.binds)
         ]
+        # Values written into the statement (`outcome == "applied"`, `.limit(1)`) are bound
+        # parameters too, with their value fixed when the statement was built.
+        self.literals: dict[str, Any] = {
+            name: bind.value
+            for name, bind in compiled.binds.items()
+            if bind.value is not None and bind.callable is None
+        }
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        if self.literals:
+            values = {**self.literals, **values}
         processed = [
             (name, values[name] if processor is None else processor(values[name]))
             for name, processor in self.binds
@@ -53,8 +63,8 @@ class _Compiled:
 class DriverStatement:
     """A Core statement run on the DB-API cursor of the session's current transaction.
 
-    Every bind parameter must be given by name on each call (no defaults, no `onupdate`
-    columns filled in: name them in the statement).
+    Every bind parameter without a value of its own must be given by name on each call (no
+    column defaults, no `onupdate` columns filled in: name them in the statement).
     """
 
     def __init__(self, statement: ClauseElement):
@@ -77,6 +87,17 @@ class DriverStatement:
             listeners(connection, cursor, compiled.sql, parameters, None, False)
         try:
             cursor.execute(compiled.sql, parameters)
+        except connection.dialect.loaded_dbapi.Error as exc:
+            cursor.close()
+            # As SQLAlchemy reports it for its own statements: a unique violation is an
+            # sqlalchemy.exc.IntegrityError the callers already handle.
+            raise DBAPIError.instance(
+                compiled.sql,
+                parameters,
+                exc,
+                connection.dialect.loaded_dbapi.Error,
+                dialect=connection.dialect,
+            ) from exc
         except BaseException:
             cursor.close()
             raise
@@ -87,6 +108,14 @@ class DriverStatement:
         cursor = self._run(values)
         try:
             return cursor.rowcount
+        finally:
+            cursor.close()
+
+    def all(self, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row of a SELECT, as the driver returns them (no result processing)."""
+        cursor = self._run(values)
+        try:
+            return cursor.fetchall()
         finally:
             cursor.close()
 

@@ -13,14 +13,17 @@ from sqlalchemy import bindparam, insert
 
 from webapp.api.errors import ApiError, error_response
 from webapp.api.models import IdempotencyRecord
+from webapp.dbtypes import utcnow
 from webapp.extensions import db
+from webapp.rawsql import DriverStatement
 from webapp.tenancy import scoped_prepared
 
 HEADER = "Idempotency-Key"
 _KEY_RE = re.compile(r"^[\x20-\x7e]{1,255}$")
 
 # Built once: both run on every state-changing API call. A replay needs only three columns,
-# not the ORM object.
+# not the ORM object; the record is written on the driver's cursor (webapp.rawsql), inside the
+# write transaction of the change it describes.
 _STORED = (
     scoped_prepared(IdempotencyRecord)
     .with_only_columns(
@@ -30,7 +33,10 @@ _STORED = (
     )
     .where(IdempotencyRecord.key == bindparam("key"))
 )
-_RECORD = insert(IdempotencyRecord)
+_RECORD_COLUMNS = ("account_id", "key", "request_hash", "status_code", "response", "created_at")
+_RECORD = DriverStatement(
+    insert(IdempotencyRecord).values({column: bindparam(column) for column in _RECORD_COLUMNS})
+)
 
 
 def request_fingerprint(method: str, path: str, body: Any) -> str:
@@ -102,16 +108,15 @@ class IdempotentCall:
         def before_commit(*args: Any) -> None:
             self.body, self.status = render(*args)
             if self.key is not None:
-                # A plain INSERT: no ORM object is needed, and the unit of work is not cheap.
-                db.session.execute(
-                    _RECORD,
+                _RECORD.execute(
                     {
                         "account_id": self.account_id,
                         "key": self.key,
                         "request_hash": self.fingerprint,
                         "status_code": self.status,
                         "response": self.body,
-                    },
+                        "created_at": utcnow(),
+                    }
                 )
 
         return before_commit

@@ -19,7 +19,8 @@ from webapp.notifications.rules import rule_skip_reason
 from webapp.notifications.scheduling import now, send_time_for
 from webapp.orders.models import Order, OrderEvent
 from webapp.orders.state import REPEATABLE
-from webapp.status.services import mint_link_for_message
+from webapp.rawsql import DriverStatement
+from webapp.status.services import new_message_link
 from webapp.tenancy import scoped, scoped_prepared
 
 log = logging.getLogger(__name__)
@@ -129,18 +130,23 @@ def dedupe_key_for(event: OrderEvent, order: Order, rule: Rule, recipient: str) 
     return f"{scope}:r{rule.id}:{who}"
 
 
-_KEY = bindparam("key", type_=String)
-_KEY_TAKEN = (
+# Run on the driver's cursor (webapp.rawsql): it runs for every planned message, while the
+# order is locked.
+_KEY_TAKEN = DriverStatement(
     select(Message.id)
-    .where(Message.dedupe_key == _KEY)
-    .union_all(select(message_order.c.message_id).where(message_order.c.dedupe_key == _KEY))
+    .where(Message.dedupe_key == bindparam("key", type_=String))
+    .union_all(
+        select(message_order.c.message_id).where(
+            message_order.c.dedupe_key == bindparam("key_joined", type_=String)
+        )
+    )
     .limit(1)
 )
 
 
 def dedupe_key_taken(key: str) -> bool:
     """Whether a message (or an order joined to one) already carries this key."""
-    return db.session.execute(_KEY_TAKEN, {"key": key}).first() is not None
+    return _KEY_TAKEN.first({"key": key, "key_joined": key}) is not None
 
 
 def sender_for_order(order: Order, channel: str = "email") -> SenderAccount | None:
@@ -300,11 +306,18 @@ def plan_message_for_rule(
         message.send_after = send_after
         if rule.coalesce_minutes:
             message.coalesce_until = at + timedelta(minutes=rule.coalesce_minutes)
-    if not _insert_message(message, order, event, key):
-        return None
+    link = None
     if message.state != "suppressed":
         # Each message mints its own signed link (none for Amazon), in the same transaction.
-        message.status_url = mint_link_for_message(message)
+        # Its URL is known before the message is written, so the message is inserted with it.
+        minted = new_message_link(message)
+        if minted is not None:
+            link, message.status_url = minted
+    if not _insert_message(message, order, event, key):
+        return None
+    if link is not None:
+        link.message_id = message.id
+        db.session.add(link)  # written by the event's next flush or its commit
     if message.state == "review":
         _render_for_review(message)
     return message

@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import Integer, bindparam, or_, select
 
 from webapp.accounts.models import CHANNELS, Account
 from webapp.accounts.services import ValidationError, record_audit
 from webapp.extensions import db
 from webapp.notifications.models import Message, Rule, message_order
 from webapp.orders.models import Order
+from webapp.rawsql import DriverStatement
 from webapp.tenancy import NotFound, scoped
 
 REVIEW_PURPOSE = "review_request"
@@ -61,23 +62,36 @@ def already_notified(order: Order, rule: Rule, *, exclude_id: int | None = None)
     amazon_review = _is_amazon_review(rule.purpose, order)
     if not (rule.once_per_order or amazon_review):
         return False
-    # Every message of the order (its own, and those joined to it when coalesced), filtered
-    # here: an order has a handful. Asking the database for `purpose = ? AND state IN (...)`
-    # too let SQLite (which has no statistics) scan the account's or the live messages by an
-    # index on those, inside the event's write transaction. `account_id + 0` keeps the account
-    # condition on every row without offering its index either.
-    joined = select(message_order.c.message_id).where(message_order.c.order_id == order.id)
-    stmt = select(Message.id, Message.purpose, Message.state, Message.channel).where(
-        Message.account_id + 0 == order.account_id,
-        or_(Message.order_id == order.id, Message.id.in_(joined)),
-    )
+    params = {"account_id": order.account_id, "order_id": order.id, "joined_order_id": order.id}
     return any(
         purpose == rule.purpose
         and state in LIVE_STATES
         and (amazon_review or channel == rule.channel)
         and message_id != exclude_id
-        for message_id, purpose, state, channel in db.session.execute(stmt)
+        for message_id, purpose, state, channel in _ORDER_MESSAGES.all(params)
     )
+
+
+# Every message of the order (its own, and those joined to it when coalesced), filtered in
+# Python: an order has a handful. Asking the database for `purpose = ? AND state IN (...)` too
+# let SQLite (which has no statistics) scan the account's or the live messages by an index on
+# those, inside the event's write transaction. `account_id + 0` keeps the account condition on
+# every row without offering its index either. Built once and run on the driver's cursor
+# (webapp.rawsql): planning runs it under the order's lock. The columns are plain strings and
+# integers, which the driver returns as the ORM would.
+_ORDER_MESSAGES = DriverStatement(
+    select(Message.id, Message.purpose, Message.state, Message.channel).where(
+        Message.account_id + 0 == bindparam("account_id", type_=Integer),
+        or_(
+            Message.order_id == bindparam("order_id", type_=Integer),
+            Message.id.in_(
+                select(message_order.c.message_id).where(
+                    message_order.c.order_id == bindparam("joined_order_id", type_=Integer)
+                )
+            ),
+        ),
+    )
+)
 
 
 def amazon_review_window(order: Order) -> tuple[datetime, datetime] | None:

@@ -34,6 +34,7 @@ from webapp.orders.models import (
 )
 from webapp.orders.signals import event_arriving, event_committed, event_recorded
 from webapp.orders.state import EVENT_TYPES, REPEATABLE, TRANSITIONS, next_state
+from webapp.rawsql import DriverStatement
 from webapp.tenancy import NotFound, get_scoped, get_scoped_or_raise, scoped, scoped_prepared
 
 if TYPE_CHECKING:
@@ -409,8 +410,9 @@ def _preload_for_event(account_id: int, number: str) -> list[Any]:
     return [account, order, order.shop, order.shop.sender_account, order.customer]
 
 
-# Built once: it runs on every event, while the order is locked.
-_APPLIED_BEFORE = (
+# Built once: it runs on every event, while the order is locked (on the driver's cursor, see
+# webapp.rawsql: it returns one id or nothing).
+_APPLIED_BEFORE = DriverStatement(
     scoped_prepared(OrderEvent)
     .with_only_columns(OrderEvent.id)
     .where(
@@ -426,7 +428,7 @@ def _classify(order: Order, event_type: str) -> str:
     """applied / repeated / out_of_order for an event on the order in its current state."""
     if event_type not in REPEATABLE:
         params = {"account_id": order.account_id, "order_id": order.id, "type": event_type}
-        if db.session.execute(_APPLIED_BEFORE, params).first() is not None:
+        if _APPLIED_BEFORE.first(params) is not None:
             return "repeated"
     if event_type in TRANSITIONS and next_state(order.state, event_type) is None:
         return "out_of_order"

@@ -119,19 +119,18 @@ def _order_of_account(account_id: int, order_id: int) -> Order:
     return order
 
 
-def mint_status_link(
+def new_status_link(
     account_id: int,
     order_id: int,
     message_id: int | None = None,
     *,
     source: str = "message",
     now: datetime | None = None,
-    commit: bool = True,
 ) -> tuple[StatusLink, str]:
-    """Create a fresh link to an order's status page and return it with its public URL.
+    """A fresh link to an order's status page (not yet in the session) and its public URL.
 
-    Commits, unless `commit=False` (then only flushes, so a caller such as the message planner
-    can keep the link in its own transaction). Raises NotFound for an order of another account.
+    The URL depends only on the link's random id, so it is known before anything is written.
+    Raises NotFound for an order of another account.
     """
     order = _order_of_account(account_id, order_id)
     now = now or utcnow()
@@ -146,29 +145,58 @@ def mint_status_link(
         open_count=0,
         max_opens=order.shop.status_link_max_opens,
     )
-    db.session.add(link)
-    if commit:
-        db.session.commit()
-    else:
-        db.session.flush()
     return link, status_url(link, now=now)
 
 
-def mint_link_for_message(message: Message) -> str | None:
-    """Mint the status link of one message and return its URL; None for Amazon shops.
+def mint_status_link(
+    account_id: int,
+    order_id: int,
+    message_id: int | None = None,
+    *,
+    source: str = "message",
+    now: datetime | None = None,
+    commit: bool = True,
+) -> tuple[StatusLink, str]:
+    """Create a fresh link to an order's status page and return it with its public URL.
 
-    Amazon forbids external links in buyer messages, so their messages get none. Flushes the
-    message when it has no id yet, then the link; the caller commits both together.
+    Commits, unless `commit=False`: then the link is only added to the session, and the
+    caller's next flush or commit writes it with the rest of its transaction. Raises NotFound
+    for an order of another account.
     """
+    link, url = new_status_link(account_id, order_id, message_id, source=source, now=now)
+    db.session.add(link)
+    if commit:
+        db.session.commit()
+    return link, url
+
+
+def new_message_link(message: Message) -> tuple[StatusLink, str] | None:
+    """The status link a message will carry and its URL, not yet in the session; None for a
+    message without an order and for Amazon shops (Amazon forbids external links in buyer
+    messages). The caller sets the link's message_id once the message has one and adds it."""
     if message.order_id is None:
         return None
     order = _order_of_account(message.account_id, message.order_id)
     if order.shop.is_amazon:
         return None
+    return new_status_link(message.account_id, order.id, message.id)
+
+
+def mint_link_for_message(message: Message) -> str | None:
+    """Mint the status link of one message and return its URL; None for Amazon shops.
+
+    Flushes the message when it has no id yet and adds the link to the session; the caller
+    commits both together.
+    """
+    minted = new_message_link(message)
+    if minted is None:
+        return None
+    link, url = minted
     if message.id is None:
         db.session.add(message)
         db.session.flush()
-    _, url = mint_status_link(message.account_id, order.id, message.id, commit=False)
+    link.message_id = message.id
+    db.session.add(link)
     return url
 
 
