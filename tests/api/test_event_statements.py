@@ -13,15 +13,15 @@ from sqlalchemy import func, select
 from tests.support.sql import counted_statements
 from webapp.extensions import db
 from webapp.notifications.models import Message
-from webapp.orders.models import OrderEvent
+from webapp.orders.models import Order, OrderEvent
 
 SHIPPED = {"type": "shipped", "tracking": {"carrier": "DHL", "number": "JJD000111222333"}}
-# Measured: 19 for a first `shipped` that plans a message (key, idempotency check, order with
+# Measured: 16 for a first `shipped` that plans a message (key, idempotency check, order with
 # its account, shop and the shop's sender account, stop rules, rules; then under the lock: the
-# locking read, classification, items, event, planning: dedupe, once-per-order, savepoint,
+# locking read, classification, items delivered, event, planning: dedupe, once-per-order,
 # message (with its status URL), message_order, status link, idempotency record), 10 for a
 # repeat and 2 for a replay. One spare each; the path took 27 and 12 before it was trimmed.
-MAX_FIRST = 20
+MAX_FIRST = 17
 MAX_REPEATED = 11
 MAX_REPLAYED = 2
 
@@ -128,3 +128,37 @@ def test_a_rule_switched_off_before_the_event_plans_nothing(api, with_rules):
     assert response.status_code == 202
     assert response.get_json()["messages"] == []
     assert _count(Message) == 0
+
+
+def test_a_key_planned_meanwhile_aborts_the_event_with_409_and_a_retry_records_it(
+    api, with_rules, monkeypatch
+):
+    """The dedupe check runs under the order's lock, so only a bug could let two transactions
+    plan one key; should it happen, the unique constraint aborts the event (nothing half
+    stored, no 500) and the retried request records it without a second message."""
+    from webapp.notifications import planning
+
+    api.create_order(number="R-1")
+    assert _post(api, "R-1", "r-1").status_code == 202
+    assert _count(Message) == 1
+    # The order back as it was before the event, its message kept: the state another
+    # transaction's planning would leave behind.
+    db.session.execute(OrderEvent.__table__.delete().where(OrderEvent.type == "shipped"))
+    db.session.execute(Order.__table__.update().values(state="open"))
+    db.session.commit()
+    events_before = _count(OrderEvent)
+
+    # As if the checks had run before the other transaction's message was written.
+    monkeypatch.setattr(planning, "dedupe_key_taken", lambda key: False)
+    monkeypatch.setattr(planning.workflows, "already_notified", lambda *a, **k: False)
+    response = _post(api, "R-1", "r-2")
+    assert response.status_code == 409, response.get_json()
+    assert response.get_json()["error"]["code"] == "conflict"
+    assert _count(OrderEvent) == events_before and _count(Message) == 1
+
+    monkeypatch.undo()
+    retried = _post(api, "R-1", "r-2")
+    assert retried.status_code == 202
+    assert retried.get_json()["event"]["outcome"] == "applied"
+    assert retried.get_json()["messages"] == []
+    assert _count(Message) == 1

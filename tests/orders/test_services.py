@@ -182,3 +182,45 @@ def test_store_and_open_document(app, tenant):
     with pytest.raises(ValidationError) as exc:
         store_document(tenant.account.id, "7001", "poster", "P-1", "p.pdf", io.BytesIO(content))
     assert exc.value.field == "kind"
+
+
+@pytest.mark.parametrize("items_loaded_before", [False, True])
+def test_items_delivered_in_full_are_seen_inside_and_after_the_event(tenant, items_loaded_before):
+    two_items = [
+        {"sku": "X", "title": "Thing", "quantity": 2},
+        {"sku": "Y", "title": "Other", "quantity": 3},
+    ]
+    upsert_order(tenant.account.id, _order_data(items=two_items))
+    partial = {"type": "partially_shipped", "items": [{"sku": "X", "quantity": 1}]}
+    record_event(tenant.account.id, "7001", partial)
+    if items_loaded_before:
+        held = get_order(tenant.account.id, "7001")
+        assert [i.delivered_quantity for i in held.items] == [1, 0]
+    seen = []
+
+    def look(sender, *, event, order, **kwargs):
+        seen.append(([i.delivered_quantity for i in order.items], order.completely_delivered))
+        return []
+
+    with event_recorded.connected_to(look):
+        record_event(tenant.account.id, "7001", {"type": "delivered"})
+
+    assert seen == [([2, 3], True)]
+    db.session.expire_all()
+    order = get_order(tenant.account.id, "7001")
+    assert [i.delivered_quantity for i in order.items] == [2, 3]
+    assert order.state == "delivered"
+
+
+def test_delivering_all_items_updates_the_items_the_session_holds(tenant):
+    from webapp.orders.services import _deliver_all_items
+
+    upsert_order(tenant.account.id, _order_data())
+    order = get_order(tenant.account.id, "7001")
+    (item,) = order.items
+    _deliver_all_items(order)
+    assert item.delivered_quantity == 2  # no reload: set on the object in the session
+    assert not db.session.is_modified(item)
+    db.session.commit()
+    db.session.expire_all()
+    assert get_order(tenant.account.id, "7001").items[0].delivered_quantity == 2

@@ -313,8 +313,7 @@ def plan_message_for_rule(
         minted = new_message_link(message)
         if minted is not None:
             link, message.status_url = minted
-    if not _insert_message(message, order, event, key):
-        return None
+    _insert_message(message, order, event, key)
     if link is not None:
         link.message_id = message.id
         db.session.add(link)  # written by the event's next flush or its commit
@@ -332,22 +331,32 @@ def _render_for_review(message: Message) -> None:
         message.error = str(exc)
 
 
-def _insert_message(message: Message, order: Order, event: OrderEvent, key: str) -> bool:
-    # The check above catches replays; the unique constraint is the backstop for two
-    # transactions racing with the same event.
-    try:
-        with db.session.begin_nested():
-            db.session.add(message)
-            db.session.flush()
-            db.session.execute(
-                insert(message_order).values(
-                    message_id=message.id, order_id=order.id, event_id=event.id, dedupe_key=key
-                )
-            )
-    except IntegrityError:
-        log.info("message %s already planned", key)
-        return False
-    return True
+# Built once: the order a planned message is about (its key is also checked by the next
+# event's dedupe_key_taken).
+_INSERT_MESSAGE_ORDER = DriverStatement(
+    insert(message_order).values(
+        message_id=bindparam("message_id"),
+        order_id=bindparam("order_id"),
+        event_id=bindparam("event_id"),
+        dedupe_key=bindparam("dedupe_key"),
+    )
+)
+
+
+def _insert_message(message: Message, order: Order, event: OrderEvent, key: str) -> None:
+    """Write the planned message and its message_order row, in the caller's transaction.
+
+    No savepoint: planning runs only inside record_event, under the order's lock (the write
+    lock on SQLite, the order row's lock on PostgreSQL), and every key it plans names the
+    order or the event, so no other transaction can plan the same key meanwhile; the check
+    above catches replays. Should the unique constraint fire anyway, the IntegrityError
+    aborts the event's transaction and the API answers 409, which the client retries.
+    """
+    db.session.add(message)
+    db.session.flush()
+    _INSERT_MESSAGE_ORDER.execute(
+        {"message_id": message.id, "order_id": order.id, "event_id": event.id, "dedupe_key": key}
+    )
 
 
 def _join_open_message(

@@ -15,6 +15,7 @@ import phonenumbers
 from flask import current_app
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.accounts.models import CHANNELS, Account, Shop
 from webapp.accounts.services import CODE_RE, ValidationError, get_shop_by_code, normalise_email
@@ -477,6 +478,26 @@ def _match_items(order: Order, items: Any) -> list[tuple[OrderItem, int, dict[st
     return matched
 
 
+# Every item of the order delivered in full: one statement on the driver's cursor under the
+# order's lock, instead of loading the items and flushing an UPDATE for each.
+_DELIVER_ALL_ITEMS = DriverStatement(
+    update(OrderItem)
+    .where(
+        OrderItem.account_id == bindparam("account_id"),
+        OrderItem.order_id == bindparam("order_id"),
+        OrderItem.delivered_quantity != OrderItem.quantity,
+    )
+    .values(delivered_quantity=OrderItem.quantity)
+)
+
+
+def _deliver_all_items(order: Order) -> None:
+    _DELIVER_ALL_ITEMS.execute({"account_id": order.account_id, "order_id": order.id})
+    # Items the session already holds are set as if loaded after the statement.
+    for item in order.__dict__.get("items") or ():
+        set_committed_value(item, "delivered_quantity", item.quantity)
+
+
 def _apply_event(
     order: Order,
     event_type: str,
@@ -497,12 +518,10 @@ def _apply_event(
             item.delivered_quantity = min(item.quantity, item.delivered_quantity + quantity)
         if event_type == "shipped":
             if not lines:
-                for item in order.items:
-                    item.delivered_quantity = item.quantity
+                _deliver_all_items(order)
             order.shipped_at = occurred_at
     elif event_type == "delivered":
-        for item in order.items:
-            item.delivered_quantity = item.quantity
+        _deliver_all_items(order)
         order.delivered_at = occurred_at
     elif event_type == "payment_received":
         order.paid_at = occurred_at
