@@ -123,3 +123,19 @@ def test_a_unique_violation_is_sqlalchemys_integrity_error(tenant):
     db.session.rollback()
     stored = db.session.scalars(select(IdempotencyRecord.response)).all()
     assert stored == [{"ok": True}]
+
+
+def test_records_convert_values_by_column_type(tenant):
+    message = _message(tenant)
+    when = datetime(2026, 12, 1, 8, 0, 0, 250000, tzinfo=UTC)
+    params = {"b_id": message.id, "state": "sent", "sent_at": when, "error": None}
+    _UPDATE.execute({**params, "attachments": [{"type": "document", "id": 3}]})
+    rows = DriverStatement(
+        select(Message.id, Message.sent_at, Message.attachments).where(
+            Message.id == bindparam("b_id")
+        )
+    ).records({"b_id": message.id})
+    assert rows == [
+        {"id": message.id, "sent_at": when, "attachments": [{"type": "document", "id": 3}]}
+    ]
+    assert rows[0]["sent_at"].tzinfo is not None

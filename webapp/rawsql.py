@@ -28,7 +28,7 @@ _Processor = Callable[[Any], Any] | None
 
 
 class _Compiled:
-    __slots__ = ("sql", "binds", "positional", "literals")
+    __slots__ = ("sql", "binds", "positional", "literals", "columns")
 
     def __init__(self, statement: ClauseElement, dialect: Dialect):
         compiled = statement.compile(dialect=dialect)
@@ -39,6 +39,11 @@ class _Compiled:
         self.binds: list[tuple[str, _Processor]] = [
             (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in (compiled.positiontup or compiled.binds)
+        ]
+        # (key, result processor or None) of each column a SELECT or RETURNING gives back.
+        self.columns: list[tuple[str, _Processor]] = [
+            (column.keyname, column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for column in compiled._result_columns
         ]
         # Values written into the statement (`outcome == "applied"`, `.limit(1)`) are bound
         # parameters too, with their value fixed when the statement was built.
@@ -118,6 +123,24 @@ class DriverStatement:
             return cursor.fetchall()
         finally:
             cursor.close()
+
+    def records(self, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every row of a SELECT (or RETURNING) as a dict by column key, each value converted
+        by its column type as SQLAlchemy would (a datetime, a decoded JSON value)."""
+        connection = db.session.connection()
+        columns = self._for(connection.dialect).columns
+        cursor = self._run(values)
+        try:
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        return [
+            {
+                key: value if convert is None else convert(value)
+                for (key, convert), value in zip(columns, row, strict=True)
+            }
+            for row in rows
+        ]
 
     def first(self, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row of a SELECT, as the driver returns it (no result processing)."""

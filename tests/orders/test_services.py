@@ -224,3 +224,52 @@ def test_delivering_all_items_updates_the_items_the_session_holds(tenant):
     db.session.commit()
     db.session.expire_all()
     assert get_order(tenant.account.id, "7001").items[0].delivered_quantity == 2
+
+
+def test_an_order_changed_between_its_first_read_and_the_lock_is_read_again(tenant):
+    """The order is read before the lock (with its shop and customer); a change another
+    writer makes before the lock is taken must be what the event sees."""
+    from sqlalchemy import update
+
+    from webapp.orders.signals import event_arriving
+
+    upsert_order(tenant.account.id, _order_data())
+    other = Customer(account_id=tenant.account.id, name="Someone Else", email="else@example.com")
+    db.session.add(other)
+    db.session.commit()
+    other_id = other.id
+    db.session.expire_all()
+    seen = []
+
+    def change_meanwhile(sender, **kwargs):
+        # Runs after the order was read and before it is locked.
+        db.session.execute(
+            update(Order)
+            .where(Order.number == "7001")
+            .values(state="cancelled", customer_id=other_id)
+            .execution_options(synchronize_session=False)
+        )
+
+    def look(sender, *, event, order, **kwargs):
+        seen.append((order.state, order.customer.name))
+        return []
+
+    with event_arriving.connected_to(change_meanwhile), event_recorded.connected_to(look):
+        outcome = record_event(tenant.account.id, "7001", {"type": "shipped"})
+
+    assert outcome.event.outcome == "out_of_order"
+    assert (outcome.event.state_before, outcome.event.state_after) == ("cancelled", "cancelled")
+    assert seen == [("cancelled", "Someone Else")]
+
+
+def test_locking_an_order_the_session_does_not_hold_loads_it(tenant):
+    from webapp.orders.services import _lock_order
+
+    upsert_order(tenant.account.id, _order_data())
+    db.session.expunge_all()
+    order = _lock_order(tenant.account.id, "7001")
+    assert (order.number, order.state, order.customer.name) == ("7001", "open", "Jan")
+    db.session.rollback()
+    with pytest.raises(NotFound):
+        _lock_order(tenant.account.id, "7002")
+    db.session.rollback()

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from webapp.accounts.models import CHANNELS, Account, Shop
 from webapp.accounts.services import CODE_RE, ValidationError, get_shop_by_code, normalise_email
@@ -348,6 +349,21 @@ def upsert_order(
 # --- events --------------------------------------------------------------------------------
 
 
+# SQLite's lock: the UPDATE takes the database's write lock and returns the row as it is
+# now; run on the driver's cursor, its values refresh the order the session already holds.
+_LOCK_RETURNING = DriverStatement(
+    update(Order)
+    .where(Order.account_id == bindparam("account_id"), Order.number == bindparam("number"))
+    .values(updated_at=bindparam("updated_at"))
+    .returning(*Order.__table__.columns)
+)
+_MISSING = object()
+_ORDER_ATTRIBUTES = {
+    column.key: Order.__mapper__.get_property_by_column(column).key
+    for column in Order.__table__.columns
+}
+
+
 def _lock_order(account_id: int, number: str) -> Order:
     """Load the order for a state change, holding its row lock until commit."""
     if not isinstance(number, str) or not NUMBER_RE.match(number):
@@ -357,18 +373,33 @@ def _lock_order(account_id: int, number: str) -> Order:
         # SQLite has no row locks: taking the database write lock before reading the state
         # makes read-check-write atomic against other writers (they wait for the lock). The
         # UPDATE returns the row it locked (SQLite 3.35+), so no second statement reads it.
-        lock = (
+        now = utcnow()
+        if dialect.update_returning:
+            params = {"account_id": account_id, "number": number, "updated_at": now}
+            rows = _LOCK_RETURNING.records(params)
+            if not rows:
+                raise NotFound("Order")
+            order = db.session.identity_map.get(identity_key(Order, rows[0]["id"]))
+            if order is None:  # not read before the lock: load it (the lock is held)
+                return db.session.get_one(Order, rows[0]["id"], populate_existing=True)
+            # The order read before the lock (_preload_for_event) is current unless another
+            # writer changed it in between: then it is expired, and read again (with its
+            # shop and customer) when used, under the lock.
+            loaded = order.__dict__
+            if any(
+                loaded.get(_ORDER_ATTRIBUTES[column], _MISSING) != value
+                for column, value in rows[0].items()
+                if column != "updated_at"
+            ):
+                db.session.expire(order)
+            set_committed_value(order, "updated_at", now)
+            return order
+        db.session.execute(
             update(Order)
             .where(Order.account_id == account_id, Order.number == number)
-            .values(updated_at=utcnow())
-            .execution_options(synchronize_session=False, populate_existing=True)
+            .values(updated_at=now)
+            .execution_options(synchronize_session=False)
         )
-        if dialect.update_returning:
-            order = db.session.execute(lock.returning(Order)).scalars().one_or_none()
-            if order is None:
-                raise NotFound("Order")
-            return order
-        db.session.execute(lock)
     stmt = (
         scoped(Order, account_id)
         .filter_by(number=number)
