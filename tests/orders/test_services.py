@@ -265,11 +265,12 @@ def test_an_order_changed_between_its_first_read_and_the_lock_is_read_again(tena
 def test_locking_an_order_the_session_does_not_hold_loads_it(tenant):
     from webapp.orders.services import _lock_order
 
-    upsert_order(tenant.account.id, _order_data())
+    account_id = tenant.account.id
+    upsert_order(account_id, _order_data())
     db.session.expunge_all()
-    order = _lock_order(tenant.account.id, "7001")
+    order = _lock_order(account_id, "7001")
     assert (order.number, order.state, order.customer.name) == ("7001", "open", "Jan")
     db.session.rollback()
     with pytest.raises(NotFound):
-        _lock_order(tenant.account.id, "7002")
+        _lock_order(account_id, "7002")
     db.session.rollback()
