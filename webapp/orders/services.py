@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import phonenumbers
 from flask import current_app
-from sqlalchemy import bindparam, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.orm import joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -529,6 +529,38 @@ def _deliver_all_items(order: Order) -> None:
         set_committed_value(item, "delivered_quantity", item.quantity)
 
 
+# The event row is written on the driver's cursor (webapp.rawsql) while the order is locked;
+# the order's own changes go with the next flush (the planned messages') or the commit.
+_EVENT_COLUMNS = (
+    "account_id",
+    "order_id",
+    "type",
+    "occurred_at",
+    "received_at",
+    "source",
+    "data",
+    "state_before",
+    "state_after",
+    "outcome",
+)
+_INSERT_EVENT = DriverStatement(
+    insert(OrderEvent)
+    .values({column: bindparam(column) for column in _EVENT_COLUMNS})
+    .returning(OrderEvent.id)
+)
+
+
+def _insert_event(**values: Any) -> OrderEvent:
+    """Insert an order event with these column values and return it as a persistent object
+    of the session, as if loaded after the INSERT (its `order` comes from the identity map)."""
+    row = _INSERT_EVENT.first(values)
+    assert row is not None
+    event = OrderEvent(id=row[0], **values)
+    make_transient_to_detached(event)
+    db.session.add(event)
+    return event
+
+
 def _apply_event(
     order: Order,
     event_type: str,
@@ -609,9 +641,9 @@ def record_event(
             payload["items"] = [record for _item, _qty, record in lines]
         if delivery_date is not None:
             payload["delivery_date"] = delivery_date.isoformat()
-        event = OrderEvent(
+        event = _insert_event(
             account_id=account_id,
-            order=order,
+            order_id=order.id,
             type=event_type,
             occurred_at=occurred_at,
             received_at=utcnow(),
@@ -621,8 +653,6 @@ def record_event(
             state_after=order.state,
             outcome=outcome,
         )
-        db.session.add(event)
-        db.session.flush()
         messages: list[Message] = []
         recorded = event_recorded.send(app, event=event, order=order, prepared=prepared)
         for _receiver, planned in recorded:
