@@ -42,8 +42,9 @@ class EventRules(NamedTuple):
 # Built once, they run on every event. PostgreSQL's JSON type has no equality or containment
 # operator that SQLite shares, so the database narrows the stop rules down by the JSON text
 # (`"shipped"` somewhere in it) and Python checks the decoded list. Only the two columns are
-# read: loading whole rules decodes every JSON column of every rule.
-_STOP_EVENTS = (
+# read (on the driver's cursor, see webapp.rawsql): loading whole rules decodes every JSON
+# column of every rule.
+_STOP_EVENTS = DriverStatement(
     scoped_prepared(Rule)
     .with_only_columns(Rule.id, Rule.stop_events)
     .where(cast(Rule.stop_events, Text).like(bindparam("quoted_type", type_=Text)))
@@ -58,8 +59,8 @@ _RULES_OF_TYPE = (
 def rules_for_event(account_id: int, event_type: str) -> EventRules:
     """Read the rules an event of `event_type` stops or triggers."""
     params = {"account_id": account_id, "event_type": event_type}
-    stops = db.session.execute(_STOP_EVENTS, {**params, "quoted_type": f'%"{event_type}"%'})
-    stopping = [rule_id for rule_id, events in stops if event_type in (events or [])]
+    stops = _STOP_EVENTS.records({**params, "quoted_type": f'%"{event_type}"%'})
+    stopping = [row["id"] for row in stops if event_type in (row["stop_events"] or [])]
     rules = list(db.session.execute(_RULES_OF_TYPE, params).scalars())
     return EventRules(account_id, event_type, stopping, rules)
 
