@@ -1,15 +1,16 @@
 """Statements compiled once and run straight on the session's DB-API connection.
 
-For the few statements a hot loop runs thousands of times (the outcome of each delivered
-message): SQLAlchemy's execution machinery (execution context, compiled cache lookup,
-parameter construction, result wrapping) costs 0.2-0.5 ms per statement on a small machine,
-many times what SQLite or PostgreSQL need to run it. A `DriverStatement` is an ordinary Core
-statement with named bind parameters, compiled for the session's dialect on first use; each
-call converts the parameters with the column types' own bind processors (so a datetime or a
-JSON value is stored exactly as the ORM would store it) and hands SQL and parameters to the
-driver's cursor. It runs inside the session's transaction, which the caller commits as usual;
-the ORM knows nothing of the change, so the caller keeps the objects it holds in step
-(`sqlalchemy.orm.attributes.set_committed_value`).
+For the few statements hot paths run thousands of times (the outcome of each delivered message;
+an API event's statements under SQLite's write lock): SQLAlchemy's execution machinery
+(execution context, compiled cache lookup, parameter construction, result wrapping) costs
+0.2-0.5 ms per statement on a small machine, many times what SQLite or PostgreSQL need to run
+it. A `DriverStatement` is an ordinary Core statement with named bind parameters, compiled for
+the session's dialect on first use; each call converts the parameters with the column types' own
+bind processors (so a datetime or a JSON value is stored exactly as the ORM would store it) and
+hands SQL and parameters to the driver's cursor; `records()` converts the values it reads with
+the column types' result processors. It runs inside the session's transaction, which the caller
+commits as usual; the ORM knows nothing of the change (and does not autoflush before it), so the
+caller keeps the objects it holds in step (`sqlalchemy.orm.attributes.set_committed_value`).
 """
 
 from __future__ import annotations

@@ -62,6 +62,10 @@ def already_notified(order: Order, rule: Rule, *, exclude_id: int | None = None)
     amazon_review = _is_amazon_review(rule.purpose, order)
     if not (rule.once_per_order or amazon_review):
         return False
+    # The statement runs on the driver's cursor, which does not autoflush: messages changed
+    # in this session (a batch's earlier message, planning's) are written first, as a query
+    # through the session would.
+    db.session.flush()
     params = {"account_id": order.account_id, "order_id": order.id, "joined_order_id": order.id}
     return any(
         purpose == rule.purpose
