@@ -83,7 +83,7 @@ class DriverStatement:
             compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
         return compiled
 
-    def _run(self, values: Mapping[str, Any]) -> Any:
+    def _run(self, values: Mapping[str, Any]) -> tuple[Any, _Compiled]:
         connection = db.session.connection()  # begins the session's transaction if needed
         compiled = self._for(connection.dialect)
         parameters = compiled.parameters(values)
@@ -107,11 +107,11 @@ class DriverStatement:
         except BaseException:
             cursor.close()
             raise
-        return cursor
+        return cursor, compiled
 
     def execute(self, values: Mapping[str, Any]) -> int:
         """Run the statement once; returns the number of rows it changed."""
-        cursor = self._run(values)
+        cursor, _ = self._run(values)
         try:
             return cursor.rowcount
         finally:
@@ -119,7 +119,7 @@ class DriverStatement:
 
     def all(self, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every row of a SELECT, as the driver returns them (no result processing)."""
-        cursor = self._run(values)
+        cursor, _ = self._run(values)
         try:
             return cursor.fetchall()
         finally:
@@ -128,9 +128,7 @@ class DriverStatement:
     def records(self, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every row of a SELECT (or RETURNING) as a dict by column key, each value converted
         by its column type as SQLAlchemy would (a datetime, a decoded JSON value)."""
-        connection = db.session.connection()
-        columns = self._for(connection.dialect).columns
-        cursor = self._run(values)
+        cursor, compiled = self._run(values)
         try:
             rows = cursor.fetchall()
         finally:
@@ -138,14 +136,14 @@ class DriverStatement:
         return [
             {
                 key: value if convert is None else convert(value)
-                for (key, convert), value in zip(columns, row, strict=True)
+                for (key, convert), value in zip(compiled.columns, row, strict=True)
             }
             for row in rows
         ]
 
     def first(self, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row of a SELECT, as the driver returns it (no result processing)."""
-        cursor = self._run(values)
+        cursor, _ = self._run(values)
         try:
             return cursor.fetchone()
         finally:

@@ -40,7 +40,7 @@ def test_lifetime_and_use_limit_come_from_account_and_shop(app, tenant, order_se
     tenant.account.status_link_days = 7
     tenant.webshop.status_link_max_opens = 3
     db.session.commit()
-    link, _ = services.mint_status_link(tenant.account.id, order_set.order.id, commit=False)
+    link, _ = services.new_status_link(tenant.account.id, order_set.order.id)
     assert link.expires_at - link.created_at == timedelta(days=7)
     assert link.max_opens == 3
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -22,8 +21,6 @@ from webapp.orders.state import REPEATABLE
 from webapp.rawsql import DriverStatement
 from webapp.status.services import new_message_link
 from webapp.tenancy import scoped, scoped_prepared
-
-log = logging.getLogger(__name__)
 
 OPEN_STATES = ("review", "scheduled")
 

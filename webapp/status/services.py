@@ -155,18 +155,12 @@ def mint_status_link(
     *,
     source: str = "message",
     now: datetime | None = None,
-    commit: bool = True,
 ) -> tuple[StatusLink, str]:
-    """Create a fresh link to an order's status page and return it with its public URL.
-
-    Commits, unless `commit=False`: then the link is only added to the session, and the
-    caller's next flush or commit writes it with the rest of its transaction. Raises NotFound
-    for an order of another account.
-    """
+    """Create a fresh link to an order's status page, commit, and return it with its public
+    URL. Raises NotFound for an order of another account."""
     link, url = new_status_link(account_id, order_id, message_id, source=source, now=now)
     db.session.add(link)
-    if commit:
-        db.session.commit()
+    db.session.commit()
     return link, url
 
 
