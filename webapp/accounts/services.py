@@ -10,7 +10,7 @@ import smtplib
 import socket
 import ssl
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from webapp.crypto import SecretUnreadable, decrypt_secret, encrypt_secret
 from webapp.dbtypes import utcnow
 from webapp.extensions import db
 from webapp.i18n import N_
+from webapp.rawsql import DriverStatement
 from webapp.tenancy import NotFound, get_scoped, get_scoped_or_raise, scoped
 
 
@@ -349,21 +350,41 @@ def create_api_key(account: Account, name: str = "default", *, actor: str = "cli
     return key
 
 
-# Built once: this runs on every API request.
-_KEY_BY_PREFIX = select(ApiKey).where(ApiKey.prefix == bindparam("prefix"))
+@dataclass(frozen=True)
+class ApiKeyIdentity:
+    """What an API request needs of its key: which key, whose, and when it was last used."""
+
+    id: int
+    account_id: int
+    last_used_at: datetime | None
+
+
+# Every API request runs this: on the driver's cursor, five columns, no ORM object.
+_KEY_BY_PREFIX = DriverStatement(
+    select(
+        ApiKey.id, ApiKey.account_id, ApiKey.key_hash, ApiKey.revoked_at, ApiKey.last_used_at
+    ).where(ApiKey.prefix == bindparam("prefix"))
+)
+
+
+def identify_api_key(key: str) -> ApiKeyIdentity | None:
+    """The active API key a presented key is, or None (unknown, revoked or wrong secret)."""
+    match = API_KEY_RE.match(key or "")
+    if not match:
+        return None
+    rows = _KEY_BY_PREFIX.records({"prefix": match.group(1)})
+    if not rows or rows[0]["revoked_at"] is not None:
+        return None
+    row = rows[0]
+    if not hmac.compare_digest(row["key_hash"], _hash_api_key(key)):
+        return None
+    return ApiKeyIdentity(row["id"], row["account_id"], row["last_used_at"])
 
 
 def authenticate_api_key(key: str) -> ApiKey | None:
     """The active API key row for a presented key, or None."""
-    match = API_KEY_RE.match(key or "")
-    if not match:
-        return None
-    row = db.session.execute(_KEY_BY_PREFIX, {"prefix": match.group(1)}).scalar_one_or_none()
-    if row is None or row.revoked_at is not None:
-        return None
-    if not hmac.compare_digest(row.key_hash, _hash_api_key(key)):
-        return None
-    return row
+    identity = identify_api_key(key)
+    return db.session.get(ApiKey, identity.id) if identity is not None else None
 
 
 def revoke_api_key(account_id: int, key_id: int, *, actor: str) -> None:

@@ -8,7 +8,7 @@ from flask import g, request
 from sqlalchemy import or_, update
 
 from webapp.accounts.models import ApiKey
-from webapp.accounts.services import authenticate_api_key
+from webapp.accounts.services import identify_api_key
 from webapp.api.errors import ApiError
 from webapp.dbtypes import utcnow
 from webapp.extensions import db
@@ -30,7 +30,7 @@ def authenticate_request() -> None:
             "Send your API key as 'Authorization: Bearer <key>'.",
             headers={"WWW-Authenticate": _REALM},
         )
-    key = authenticate_api_key(token)
+    key = identify_api_key(token)
     if key is None:
         raise ApiError(
             401,
