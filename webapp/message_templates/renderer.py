@@ -1050,11 +1050,13 @@ def _tidy_text(text: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _frame_environment() -> Environment:
-    # Our own trusted file, so a normal (not sandboxed) environment with autoescaping.
+    # Our own trusted file, so a normal (not sandboxed) environment with autoescaping. It ships
+    # with the code: loaded once per process, not checked for changes before every message.
     return Environment(
         loader=FileSystemLoader(str(ROOT / "templates" / "emails")),
         autoescape=True,
         undefined=StrictUndefined,
+        auto_reload=False,
     )
 
 
