@@ -132,12 +132,13 @@ class OrderEvent(TenantOwned, db.Model):
     """A state change reported for an order; recorded even when it does not move the state."""
 
     # Every event asks whether its order already had one of its type (orders.services
-    # _APPLIED_BEFORE). With (order_id, type) SQLite's planner takes this index; with only
-    # single-column ones it took account_id's and read every event of the account.
-    __table_args__ = (Index("ix_order_event_order_type", "order_id", "type"),)
+    # _APPLIED_BEFORE, scoped to the account like every query). Given only single-column
+    # indexes, or (order_id, type), SQLite's planner took account_id's and read every event
+    # of the account; this one extends account_id's, so the planner always prefers it.
+    __table_args__ = (Index("ix_order_event_account_order_type", "account_id", "order_id", "type"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"), index=True)
     type: Mapped[str] = mapped_column(String(32))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

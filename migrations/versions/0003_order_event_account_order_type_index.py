@@ -1,4 +1,4 @@
-"""Order event index: (order_id, type) instead of (order_id)
+"""Order event index: (account_id, order_id, type)
 
 Revision ID: 0003
 Revises: 0002
@@ -17,11 +17,11 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table("order_event", schema=None) as batch_op:
-        batch_op.create_index("ix_order_event_order_type", ["order_id", "type"], unique=False)
-        batch_op.drop_index("ix_order_event_order_id")
+        batch_op.create_index(
+            "ix_order_event_account_order_type", ["account_id", "order_id", "type"], unique=False
+        )
 
 
 def downgrade():
     with op.batch_alter_table("order_event", schema=None) as batch_op:
-        batch_op.create_index("ix_order_event_order_id", ["order_id"], unique=False)
-        batch_op.drop_index("ix_order_event_order_type")
+        batch_op.drop_index("ix_order_event_account_order_type")
