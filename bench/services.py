@@ -24,9 +24,9 @@ from bench.harness import ROOT
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET_KEY = "bench-secret-key-not-for-production-use-0123456789"
 # The web processes of every benchmark, Statuslink and hello-world alike: the configuration
-# docs/operations.md recommends (one request thread per process, a process per core).
-# BENCH_GUNICORN_ARGS replaces it, e.g. to compare another configuration on both sides.
-GUNICORN_ARGS = os.environ.get("BENCH_GUNICORN_ARGS", "-w 2 -k gthread --threads 1").split()
+# docs/operations.md recommends (gunicorn's sync workers, one per core). BENCH_GUNICORN_ARGS
+# replaces it, e.g. to compare another configuration on both sides.
+GUNICORN_ARGS = os.environ.get("BENCH_GUNICORN_ARGS", "-w 2 -k sync").split()
 
 
 class BenchError(RuntimeError):
