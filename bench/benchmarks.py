@@ -328,9 +328,9 @@ def bench_latency(env: Environment, sizes: Sizes) -> BenchResult:
 
 
 # Each side of a web benchmark (hello-world and Statuslink) is measured this many times and
-# its best run kept. gunicorn's threaded workers accept connections greedily: when wrk opens
-# its connections at once, one of the two workers now and then takes all of them and the
-# other idles for the whole run, which halves that run's rate whichever app it serves.
+# its best run kept. With gunicorn's threaded workers (BENCH_GUNICORN_ARGS) one worker now and
+# then takes all of wrk's kept-alive connections and the other idles for the whole run, which
+# halves that run's rate whichever app it serves; the default sync workers spread the load.
 LOAD_RUNS = 2
 
 
