@@ -50,7 +50,7 @@ def test_the_check_reads_the_events_of_the_order_not_of_the_account(app, tenant)
     compiled = _APPLIED_BEFORE._for(connection.dialect)
     params = compiled.parameters({"account_id": account_id, "order_id": quiet, "type": "shipped"})
     explain = ("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + compiled.sql
-    plan = " | ".join(str(row[-1]) for row in connection.exec_driver_sql(explain, params))
+    plan = " | ".join(str(line[-1]) for line in connection.exec_driver_sql(explain, params))
     # Given only single-column indexes SQLite chose ix_order_event_account_id here and read
     # every event of the account, under the write lock, for every event posted. SQLite now
     # takes the three-column index; PostgreSQL, by its statistics, either one naming the order.

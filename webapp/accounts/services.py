@@ -372,10 +372,9 @@ def identify_api_key(key: str) -> ApiKeyIdentity | None:
     match = API_KEY_RE.match(key or "")
     if not match:
         return None
-    rows = _KEY_BY_PREFIX.records({"prefix": match.group(1)})
-    if not rows or rows[0]["revoked_at"] is not None:
+    row = next(iter(_KEY_BY_PREFIX.records({"prefix": match.group(1)})), None)
+    if row is None or row["revoked_at"] is not None:
         return None
-    row = rows[0]
     if not hmac.compare_digest(row["key_hash"], _hash_api_key(key)):
         return None
     return ApiKeyIdentity(row["id"], row["account_id"], row["last_used_at"])
