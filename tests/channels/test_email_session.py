@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from webapp.channels import email as email_channel
-from webapp.channels.email import OutgoingEmail, SmtpSession, message_id_for
+from webapp.channels.email import (
+    OutgoingEmail,
+    PermanentFailure,
+    SmtpSession,
+    TemporaryFailure,
+    mail_bytes,
+    message_id_for,
+)
 
 
 @pytest.fixture()
@@ -51,3 +58,47 @@ def test_a_busy_connection_is_used_without_a_check(app, server, sender, opened):
             assert session.send(_email(n)).code == 250
     assert len(opened) == 1
     assert len(server.wait_for(3)) == 3
+
+
+def test_a_message_begun_is_decided_by_its_final_reply_read_later(app, server, sender):
+    # Lines starting with a dot are doubled on the wire and arrive as written.
+    dotted = _email(1)
+    dotted.text = ".signature\n..two dots\n."
+    refused = _email(2)
+    server.data_replies[refused.message_id.encode()] = "554 5.7.1 Refused as spam"
+    with SmtpSession(sender, timeout=5) as session:
+        session.begin(dotted, mail_bytes(dotted))
+        assert session.pending
+        with pytest.raises(RuntimeError):  # one message in flight at a time
+            session.begin(refused, mail_bytes(refused))
+        assert session.finish().code == 250
+        assert not session.pending
+        session.begin(refused, mail_bytes(refused))
+        with pytest.raises(PermanentFailure) as failure:
+            session.finish()
+        assert failure.value.code == 554
+        assert session.send(_email(3)).code == 250  # the connection goes on after a refusal
+    received = server.wait_for(2)
+    assert [m.subject for m in received] == ["Mail 1", "Mail 3"]
+    assert received[0].part("plain").replace("\r\n", "\n").rstrip("\n") == (
+        ".signature\n..two dots\n."
+    )
+
+
+def test_a_connection_lost_before_the_final_reply_is_a_temporary_failure(app, server, sender):
+    lost = _email(1)
+    server.data_replies[lost.message_id.encode()] = "drop"
+    with SmtpSession(sender, timeout=5) as session:
+        session.begin(lost, mail_bytes(lost))
+        with pytest.raises(TemporaryFailure) as failure:
+            session.finish()
+        assert failure.value.code is None and "connection lost" in failure.value.reason
+        assert session.send(_email(2)).code == 250  # a new connection for the next one
+    assert [m.subject for m in server.wait_for(1)] == ["Mail 2"]
+
+
+def test_closing_with_a_message_in_flight_leaves_it_to_the_server(app, server, sender):
+    with SmtpSession(sender, timeout=5) as session:
+        session.begin(_email(1), mail_bytes(_email(1)))
+    assert [m.subject for m in server.wait_for(1)] == ["Mail 1"]
+    assert not session.pending

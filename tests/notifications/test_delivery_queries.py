@@ -84,10 +84,10 @@ def test_a_message_whose_claim_passed_to_another_worker_mid_batch_is_not_sent(
 
     _plan(engine_ready, 3, "T")
     ids = sorted(m.id for m in messages(engine_ready))
-    real_send = SmtpSession.send
+    real_finish = SmtpSession.finish
 
-    def send_then_lose_the_second(self, email):
-        reply = real_send(self, email)
+    def send_then_lose_the_second(self):
+        reply = real_finish(self)
         # Meanwhile our lease on the second message ran out and another worker took it;
         # the third was cancelled.
         db.session.execute(
@@ -96,7 +96,7 @@ def test_a_message_whose_claim_passed_to_another_worker_mid_batch_is_not_sent(
         db.session.execute(update(Message).where(Message.id == ids[2]).values(state="cancelled"))
         return reply
 
-    monkeypatch.setattr(SmtpSession, "send", send_then_lose_the_second)
+    monkeypatch.setattr(SmtpSession, "finish", send_then_lose_the_second)
     report = deliver_due_messages()
     assert report.sent == 1
     first, second, third = messages(engine_ready)
@@ -106,3 +106,48 @@ def test_a_message_whose_claim_passed_to_another_worker_mid_batch_is_not_sent(
     assert [m.message_id for m in smtp_server.messages()] == [
         f"<msg-{ids[0]}.{engine_ready.account.id}.statuslink@statuslink.test>"
     ]
+
+
+def _wire_id(tenant, message_id: int) -> bytes:
+    return f"<msg-{message_id}.{tenant.account.id}.statuslink@".encode()
+
+
+def test_each_final_reply_decides_its_own_message_while_the_next_is_prepared(
+    engine_ready, smtp_server, clock
+):
+    _plan(engine_ready, 3, "F")
+    ids = sorted(m.id for m in messages(engine_ready))
+    smtp_server.data_replies[_wire_id(engine_ready, ids[1])] = "554 5.7.1 Refused as spam"
+    report = deliver_due_messages()
+    assert (report.sent, report.failed) == (2, 1)
+    first, second, third = messages(engine_ready)
+    assert (first.state, second.state, third.state) == ("sent", "failed", "sent")
+    assert second.error.startswith("554") and second.body_html  # its rendering is kept
+    attempts = db.session.execute(
+        select(MessageAttempt.message_id, MessageAttempt.outcome, MessageAttempt.reply_code)
+    ).all()
+    assert sorted(attempts) == [
+        (ids[0], "sent", 250),
+        (ids[1], "failed", 554),
+        (ids[2], "sent", 250),
+    ]
+    assert [m.message_id for m in smtp_server.wait_for(2)] == [
+        _wire_id(engine_ready, i).decode() + "statuslink.test>" for i in (ids[0], ids[2])
+    ]
+
+
+def test_a_connection_lost_before_a_final_reply_puts_the_rest_of_the_batch_back(
+    engine_ready, smtp_server, clock
+):
+    _plan(engine_ready, 3, "L")
+    ids = sorted(m.id for m in messages(engine_ready))
+    smtp_server.data_replies[_wire_id(engine_ready, ids[1])] = "drop"
+    report = deliver_due_messages()
+    assert (report.sent, report.retried) == (1, 2)
+    first, second, third = messages(engine_ready)
+    assert first.state == "sent"
+    for message in (second, third):
+        assert message.state == "scheduled" and message.lease_owner is None
+        assert message.send_after > clock.current and "connection lost" in message.error
+    assert second.body_html  # rendered before the connection went: kept
+    assert (second.attempts, third.attempts) == (1, 1)

@@ -56,6 +56,9 @@ class RecordingSMTP:
         self.port = port or free_port()
         self.mode = "accept"
         self.delay = 0.0  # seconds per accepted message, to make a batch take a while
+        # The final reply to a message whose raw bytes contain the key; "drop" closes the
+        # connection instead of replying.
+        self.data_replies: dict[bytes, str] = {}
         self.received: list[Received] = []
         self.refusals = 0
         self._lock = threading.Lock()
@@ -78,6 +81,11 @@ class RecordingSMTP:
         if self.delay:
             await asyncio.sleep(self.delay)
         raw = envelope.original_content or envelope.content
+        for key, reply in self.data_replies.items():
+            if key in raw:
+                if reply == "drop":
+                    server.transport.close()
+                return reply
         parsed = email.message_from_bytes(raw, policy=policy.default)
         with self._lock:
             self.received.append(

@@ -240,6 +240,18 @@ def _envelope(host: smtplib.SMTP, command: str, keyword: str, address: str) -> t
     return host.getreply()
 
 
+_LINE_START_DOT = re.compile(rb"(?m)^\.")
+
+
+def _dot_terminated(payload: bytes) -> bytes:
+    """The message data as smtplib's data() sends it: leading dots doubled (RFC 5321
+    4.5.2), ended by CRLF "." CRLF."""
+    data = _LINE_START_DOT.sub(b"..", payload)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
 # A connection that was idle this long is checked with NOOP before the next message.
 IDLE_CHECK_SECONDS = 20.0
 
@@ -259,6 +271,8 @@ class SmtpSession:
         self._timeout = timeout
         self._connection: _TimedConnection | None = None
         self._last_used = 0.0
+        # Recipients the server refused of the message begun and not finished (None: none).
+        self._pending: dict[str, tuple[int, str]] | None = None
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -316,10 +330,15 @@ class SmtpSession:
             self.close()
 
     def close(self) -> None:
-        """Say goodbye to the server (or just drop the socket when it is gone)."""
+        """Say goodbye to the server (or just drop the socket when it is gone). A message
+        begun and not finished is left to the server: its reply is read and dropped first,
+        so the goodbye is not taken for it."""
+        pending, self._pending = self._pending, None
         if self._connection is not None and self._connection.host is not None:
             host = self._connection.host
             try:
+                if pending is not None:
+                    host.getreply()
                 host.quit()
             except (OSError, smtplib.SMTPException):
                 host.close()
@@ -338,6 +357,19 @@ class SmtpSession:
 
     def send_payload(self, email: OutgoingEmail, payload: bytes) -> SmtpReply:
         """Send an already built e-mail (`payload`, the bytes of mail_bytes(email))."""
+        self.begin(email, payload)
+        return self.finish()
+
+    def begin(self, email: OutgoingEmail, payload: bytes) -> None:
+        """Send an already built e-mail up to the end of its data, without waiting for the
+        server's final reply: the caller may prepare the next message while the server
+        takes this one in, and must then call finish() before anything else on this session.
+
+        Raises PermanentFailure or TemporaryFailure when the server refuses the sender, the
+        recipient or the data command, or the connection fails; nothing is then pending.
+        """
+        if self._pending is not None:
+            raise RuntimeError("the previous message's reply was not read (finish())")
         recipients = [email.to_email, *email.bcc]
         host = self._reusable_host()
         try:
@@ -356,10 +388,14 @@ class SmtpSession:
                     self._reset()
                     code, text = refused[email.to_email]
                     raise _classify(code, text)
-                code, reply = host.data(payload)
-                if code != 250:
+                # smtplib's data(), split before its last read.
+                host.putcmd("data")
+                code, reply = host.getreply()
+                if code != 354:
                     self._reset()
                     raise _classify(code, self._scrub(_reply_text(reply)))
+                host.send(_dot_terminated(payload))
+                self._pending = refused
             finally:
                 self._last_used = time.monotonic()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
@@ -368,6 +404,33 @@ class SmtpSession:
         except smtplib.SMTPResponseException as exc:
             self._reset()
             raise _classify(exc.smtp_code, self._scrub(_reply_text(exc.smtp_error))) from exc
+
+    @property
+    def pending(self) -> bool:
+        """Whether a message was begun and its final reply not read yet."""
+        return self._pending is not None
+
+    def finish(self) -> SmtpReply:
+        """The server's final reply to the message begun last: returned when it accepted
+        the message; PermanentFailure (5xx) or TemporaryFailure (4xx, network) otherwise."""
+        refused, self._pending = self._pending, None
+        if refused is None:
+            raise RuntimeError("no message was begun")
+        connection = self._connection
+        if connection is None or connection.host is None:
+            raise TemporaryFailure("connection lost: closed before the reply")
+        host = connection.host
+        try:
+            try:
+                code, reply = host.getreply()
+            finally:
+                self._last_used = time.monotonic()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self.close()
+            raise TemporaryFailure(f"connection lost: {exc.__class__.__name__}") from exc
+        if code != 250:
+            self._reset()
+            raise _classify(code, self._scrub(_reply_text(reply)))
         text = self._scrub(_reply_text(reply))
         if refused:
             text += "; refused: " + ", ".join(f"{a} ({c})" for a, (c, _) in refused.items())

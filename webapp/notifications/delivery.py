@@ -12,6 +12,7 @@ in one commit.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -22,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +39,7 @@ from webapp.channels.email import (
     PermanentFailure,
     SmtpSession,
     TemporaryFailure,
+    mail_bytes,
     message_id_for,
 )
 from webapp.extensions import db
@@ -411,8 +413,9 @@ class _Lanes:
         for thread in self.threads:
             thread.join()
         for report in self.reports:
-            for field in fields(DeliveryReport):
-                setattr(into, field.name, getattr(into, field.name) + getattr(report, field.name))
+            for counter in fields(DeliveryReport):
+                name = counter.name
+                setattr(into, name, getattr(into, name) + getattr(report, name))
         if self.errors:
             raise self.errors[0]
 
@@ -468,20 +471,51 @@ def _send_email_batch(
             _finish_failed(message, exc.reason, None, report, at=at)
             db.session.commit()
         return
+    # While the server takes in one message, the next is rendered: its final reply is read
+    # (and the outcome committed) only then, before the next message's claim is checked.
     connection_down: TemporaryFailure | None = None
-    for message in messages:
-        if not _still_claimed(message, lease_owner):
-            continue  # cancelled meanwhile, or the lease expired and another took it
-        if connection_down is not None:
-            # The server was unreachable a moment ago: do not wait for another timeout
-            # per message, retry them all later.
-            _retry_later(message, connection_down.reason, None, report, at=at)
-            db.session.commit()
-            continue
-        outcome = _deliver_one(message, sender, session, report, at=at)
-        if isinstance(outcome, TemporaryFailure) and outcome.code is None:
-            connection_down = outcome
+    in_flight: tuple[Message, dict[str, Any]] | None = None
+    try:
+        for message in messages:
+            prepared = _prepare_email(message, sender) if connection_down is None else None
+            if in_flight is not None:
+                outcome = _finish_email(*in_flight, sender, session, report, at=at)
+                in_flight = None
+                db.session.commit()
+                if _connection_lost(outcome):
+                    connection_down = outcome
+            if not _still_claimed(message, lease_owner):
+                continue  # cancelled meanwhile, or the lease expired and another took it
+            if connection_down is not None:
+                # The server was unreachable a moment ago: do not wait for another timeout
+                # per message, retry them all later.
+                if prepared is not None:
+                    _keep_rendering(message, prepared.rendered)
+                _retry_later(message, connection_down.reason, None, report, at=at)
+                db.session.commit()
+                continue
+            assert prepared is not None
+            in_flight, outcome = _begin_email(message, prepared, sender, session, report, at=at)
+            if in_flight is None:
+                db.session.commit()
+            if _connection_lost(outcome):
+                connection_down = outcome
+    except BaseException:
+        if in_flight is not None:  # sent: record it if the session still can
+            with contextlib.suppress(Exception):
+                db.session.rollback()
+                _finish_email(*in_flight, sender, session, report, at=at)
+                db.session.commit()
+        raise
+    if in_flight is not None:
+        _finish_email(*in_flight, sender, session, report, at=at)
         db.session.commit()
+
+
+def _connection_lost(outcome: Exception | None) -> TemporaryFailure | None:
+    if isinstance(outcome, TemporaryFailure) and outcome.code is None:
+        return outcome
+    return None
 
 
 def _apply_workflow_checks(
@@ -526,24 +560,26 @@ def _send_sms_batch(
         db.session.commit()
 
 
-def _deliver_one(
-    message: Message,
-    sender: SenderAccount,
-    session: SmtpSession,
-    report: DeliveryReport,
-    *,
-    at: datetime | None,
-) -> Exception | None:
+@dataclass
+class _PreparedEmail:
+    """A message rendered and built for sending, or why it cannot be sent."""
+
+    email: OutgoingEmail | None = None
+    payload: bytes = b""
+    rendered: dict[str, Any] = field(default_factory=dict)
+    error: Exception | None = None
+    suppressed: bool = False
+
+
+def _prepare_email(message: Message, sender: SenderAccount) -> _PreparedEmail:
+    """Render the message (when not rendered yet) and build its bytes. Only reads: the
+    rendering is kept on the message as if already stored, and goes to the database with
+    the outcome, in its one UPDATE."""
     account = db.session.get(Account, message.account_id)
     if account is None or not account.service_enabled:
-        message.state = "suppressed"
-        message.error = "the service is switched off for this account"
-        message.lease_owner = message.lease_until = None
-        return None
+        return _PreparedEmail(suppressed=True)
     rendered: dict[str, Any] = {}
     try:
-        # Rendering only reads. Its results are kept on the message as if already stored:
-        # they go to the database with the outcome, in its one UPDATE.
         with db.session.no_autoflush:
             if message.rendered_at is None:
                 rendered = rendered_values(message)
@@ -564,16 +600,62 @@ def _deliver_one(
                 reply_to=sender.reply_to,
                 attachments=load_attachments(message),
             )
-        reply = session.send(email)
-    except (
-        RenderFailed,
-        HeaderInjection,
-        FileNotFoundError,
-        PermanentFailure,
-        TemporaryFailure,
-    ) as exc:
-        for key in rendered:  # stored with the failure, by the ORM
-            flag_modified(message, key)
+            payload = mail_bytes(email)
+    except (RenderFailed, HeaderInjection, FileNotFoundError, PermanentFailure) as exc:
+        return _PreparedEmail(rendered=rendered, error=exc)
+    return _PreparedEmail(email=email, payload=payload, rendered=rendered)
+
+
+def _keep_rendering(message: Message, rendered: dict[str, Any]) -> None:
+    """Store the rendering with a failure (by the ORM, which took it for stored)."""
+    for key in rendered:
+        flag_modified(message, key)
+
+
+def _begin_email(
+    message: Message,
+    prepared: _PreparedEmail,
+    sender: SenderAccount,
+    session: SmtpSession,
+    report: DeliveryReport,
+    *,
+    at: datetime | None,
+) -> tuple[tuple[Message, dict[str, Any]] | None, Exception | None]:
+    """Hand the prepared message to the server: (the message in flight, None), or (None, why
+    not) with the outcome recorded (not committed)."""
+    if prepared.suppressed:
+        message.state = "suppressed"
+        message.error = "the service is switched off for this account"
+        message.lease_owner = message.lease_until = None
+        return None, None
+    if prepared.error is None:
+        assert prepared.email is not None
+        try:
+            session.begin(prepared.email, prepared.payload)
+        except (PermanentFailure, TemporaryFailure) as exc:
+            prepared.error = exc
+    if prepared.error is not None:
+        _keep_rendering(message, prepared.rendered)
+        _not_sent(message, sender, prepared.error, report, at=at)
+        return None, prepared.error
+    return (message, prepared.rendered), None
+
+
+def _finish_email(
+    message: Message,
+    rendered: dict[str, Any],
+    sender: SenderAccount,
+    session: SmtpSession,
+    report: DeliveryReport,
+    *,
+    at: datetime | None,
+) -> Exception | None:
+    """Read the server's final reply to the message in flight and record the outcome (not
+    committed); returns the failure, if any."""
+    try:
+        reply = session.finish()
+    except (PermanentFailure, TemporaryFailure) as exc:
+        _keep_rendering(message, rendered)
         _not_sent(message, sender, exc, report, at=at)
         return exc
     record_sender_ok(sender)
