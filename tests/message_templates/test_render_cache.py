@@ -4,6 +4,7 @@ again before it is rendered, and every cache stays within its bound."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -308,3 +309,26 @@ def test_items_list_escapes_titles_once_and_keeps_its_list_elements():
         '<ul style="padding-left:20px;margin:12px 0;">'
         "<li>1 × &lt;b&gt;Mug&lt;/b&gt; &amp; co</li></ul>"
     )
+
+
+def _reference_text(html: str) -> str:
+    """html_to_text written plainly: each line's blanks collapsed and stripped, table rows
+    joined with " | ", then tidied (one blank line at most, no blank lines at either end)."""
+    lines = []
+    for line in "".join(renderer._extracted_parts(html, fast=False)).split("\n"):
+        line = re.sub(r"[ \t]+", " ", line).strip()
+        if " | " in line or line.startswith("| ") or line.endswith(" |"):
+            line = " | ".join(cell.strip() for cell in line.split("|") if cell.strip())
+        lines.append(line)
+    return renderer._tidy_text("\n".join(lines))
+
+
+def test_html_to_text_matches_its_plain_definition_on_random_html():
+    rng = random.Random(20302)
+    rows = 0
+    for _ in range(3000):
+        html = "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 40)))
+        text = html_to_text(html)
+        assert text == _reference_text(html), repr(html)
+        rows += " | " in text
+    assert rows > 100  # table rows were among them

@@ -1241,11 +1241,13 @@ def _extracted_parts(html: str, *, fast: bool = True) -> list[str]:
 
 def html_to_text(html: str) -> str:
     """A readable plain-text version of an HTML body: links as `text (url)`, rows as lines."""
-    raw = "".join(_extracted_parts(html))
-    lines = []
+    # Runs of blanks never span lines: collapsed once for the whole text.
+    raw = _BLANKS.sub(" ", "".join(_extracted_parts(html)))
+    lines: list[str] = []
     for line in raw.split("\n"):
-        line = _BLANKS.sub(" ", line).strip()
-        if " | " in line or line.startswith("| ") or line.endswith(" |"):
+        line = line.strip()
+        if "|" in line and (" | " in line or line.startswith("| ") or line.endswith(" |")):
             line = " | ".join(cell.strip() for cell in line.split("|") if cell.strip())
-        lines.append(line)
-    return _tidy_text("\n".join(lines))
+        if line or not lines or lines[-1]:  # one blank line at most (as _tidy_text)
+            lines.append(line)
+    return "\n".join(lines).strip() + "\n"
