@@ -102,3 +102,17 @@ def test_closing_with_a_message_in_flight_leaves_it_to_the_server(app, server, s
         session.begin(_email(1), mail_bytes(_email(1)))
     assert [m.subject for m in server.wait_for(1)] == ["Mail 1"]
     assert not session.pending
+
+
+def test_a_final_reply_too_long_to_read_is_a_lost_connection(app, server, sender):
+    # smtplib gives up on a reply line over 8 KB and closes the connection: whether the
+    # server took the message is unknown, so it is tried again later (same Message-ID).
+    flooded = _email(1)
+    server.data_replies[flooded.message_id.encode()] = "250 " + "x" * 9000
+    with SmtpSession(sender, timeout=5) as session:
+        session.begin(flooded, mail_bytes(flooded))
+        with pytest.raises(TemporaryFailure) as failure:
+            session.finish()
+        assert failure.value.code is None and "connection lost" in failure.value.reason
+        assert not session.pending
+        assert session.send(_email(2)).code == 250

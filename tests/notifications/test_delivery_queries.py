@@ -3,6 +3,7 @@ hold mid-batch, and one SMTP connection per sender account for a whole run."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, update
 
 from tests.support.outbox import event, messages, place_order
@@ -151,3 +152,61 @@ def test_a_connection_lost_before_a_final_reply_puts_the_rest_of_the_batch_back(
         assert message.send_after > clock.current and "connection lost" in message.error
     assert second.body_html  # rendered before the connection went: kept
     assert (second.attempts, third.attempts) == (1, 1)
+
+
+def test_an_error_while_the_next_message_renders_still_records_the_one_in_flight(
+    engine_ready, smtp_server, clock, monkeypatch
+):
+    from webapp.notifications import delivery
+
+    _plan(engine_ready, 3, "E")
+    ids = sorted(m.id for m in messages(engine_ready))
+    real_prepare = delivery._prepare_email
+    calls: list[int] = []
+
+    def prepare_then_break(message, sender):
+        calls.append(message.id)
+        if len(calls) == 2:  # the first message is in flight now
+            raise RuntimeError("the database went away")
+        return real_prepare(message, sender)
+
+    monkeypatch.setattr(delivery, "_prepare_email", prepare_then_break)
+    with pytest.raises(RuntimeError):
+        deliver_due_messages()
+    db.session.expire_all()
+    first, second, third = messages(engine_ready)
+    # Accepted by the server, so recorded as sent, with the rendering it was sent with.
+    assert (first.state, first.attempts) == ("sent", 1)
+    assert first.subject and first.body_html and first.rendered_at is not None
+    assert (second.state, third.state) == ("sending", "sending")  # their leases expire
+    assert [m.message_id for m in smtp_server.wait_for(1)] == [
+        _wire_id(engine_ready, ids[0]).decode() + "statuslink.test>"
+    ]
+
+
+def test_an_error_while_recording_an_accepted_message_records_it_again(
+    engine_ready, smtp_server, clock, monkeypatch
+):
+    from webapp.notifications import delivery
+
+    _plan(engine_ready, 2, "W")
+    real_record = delivery._record_sent
+    failures: list[int] = []
+
+    def record_failing_once(message, *args, **kwargs):
+        if not failures:
+            failures.append(message.id)
+            real_record(message, *args, **kwargs)  # written, then the commit never comes
+            raise RuntimeError("disk I/O error")
+        return real_record(message, *args, **kwargs)
+
+    monkeypatch.setattr(delivery, "_record_sent", record_failing_once)
+    with pytest.raises(RuntimeError):
+        deliver_due_messages()
+    db.session.expire_all()
+    first, second = messages(engine_ready)
+    assert (first.id, first.state, first.attempts) == (failures[0], "sent", 1)
+    assert first.subject and first.body_html
+    assert len(db.session.execute(select(MessageAttempt.id)).all()) == 1
+    assert second.state == "sending"  # its lease expires; it was never begun
+    assert len(smtp_server.wait_for(1)) == 1

@@ -425,7 +425,7 @@ class SmtpSession:
                 code, reply = host.getreply()
             finally:
                 self._last_used = time.monotonic()
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        except OSError as exc:  # smtplib's errors too: smtplib closed the connection
             self.close()
             raise TemporaryFailure(f"connection lost: {exc.__class__.__name__}") from exc
         if code != 250:

@@ -37,6 +37,7 @@ from webapp.channels.email import (
     HeaderInjection,
     OutgoingEmail,
     PermanentFailure,
+    SmtpReply,
     SmtpSession,
     TemporaryFailure,
     mail_bytes,
@@ -474,16 +475,17 @@ def _send_email_batch(
     # While the server takes in one message, the next is rendered: its final reply is read
     # (and the outcome committed) only then, before the next message's claim is checked.
     connection_down: TemporaryFailure | None = None
-    in_flight: tuple[Message, dict[str, Any]] | None = None
+    in_flight: _InFlight | None = None  # begun, its final reply not read yet
+    answered: _Answered | None = None  # its reply read, the outcome not committed yet
     try:
         for message in messages:
             prepared = _prepare_email(message, sender) if connection_down is None else None
             if in_flight is not None:
-                outcome = _finish_email(*in_flight, sender, session, report, at=at)
-                in_flight = None
+                answered, in_flight = (*in_flight, _final_reply(session)), None
+                outcome = _record_reply(*answered, sender, report, at=at)
                 db.session.commit()
-                if _connection_lost(outcome):
-                    connection_down = outcome
+                answered = None
+                connection_down = _connection_lost(outcome)
             if not _still_claimed(message, lease_owner):
                 continue  # cancelled meanwhile, or the lease expired and another took it
             if connection_down is not None:
@@ -498,18 +500,76 @@ def _send_email_batch(
             in_flight, outcome = _begin_email(message, prepared, sender, session, report, at=at)
             if in_flight is None:
                 db.session.commit()
-            if _connection_lost(outcome):
-                connection_down = outcome
+            connection_down = _connection_lost(outcome)
+        if in_flight is not None:
+            answered, in_flight = (*in_flight, _final_reply(session)), None
+            _record_reply(*answered, sender, report, at=at)
+            db.session.commit()
+            answered = None
     except BaseException:
-        if in_flight is not None:  # sent: record it if the session still can
-            with contextlib.suppress(Exception):
-                db.session.rollback()
-                _finish_email(*in_flight, sender, session, report, at=at)
-                db.session.commit()
+        # Whatever failed, a message the server may have taken gets its outcome recorded
+        # if the session still can: else it would be sent again once its lease expires.
+        if in_flight is not None and session.pending:
+            answered = (*in_flight, _final_reply(session))
+        if answered is not None:
+            _record_reply_after_error(*answered, sender, report, at=at)
         raise
-    if in_flight is not None:
-        _finish_email(*in_flight, sender, session, report, at=at)
+
+
+_InFlight = tuple[Message, dict[str, Any]]
+_Answered = tuple[Message, dict[str, Any], SmtpReply | PermanentFailure | TemporaryFailure]
+
+
+def _final_reply(session: SmtpSession) -> SmtpReply | PermanentFailure | TemporaryFailure:
+    """The final reply to the message begun last, or the failure it amounts to."""
+    try:
+        return session.finish()
+    except (PermanentFailure, TemporaryFailure) as exc:
+        return exc
+
+
+def _record_reply(
+    message: Message,
+    rendered: dict[str, Any],
+    reply: SmtpReply | PermanentFailure | TemporaryFailure,
+    sender: SenderAccount,
+    report: DeliveryReport,
+    *,
+    at: datetime | None,
+) -> Exception | None:
+    """Record the outcome of a message by its final reply (not committed); returns the
+    failure, if any."""
+    if isinstance(reply, Exception):
+        _keep_rendering(message, rendered)
+        _not_sent(message, sender, reply, report, at=at)
+        return reply
+    record_sender_ok(sender)
+    _record_sent(message, reply.code, reply.text, report, at=at)
+    return None
+
+
+def _record_reply_after_error(
+    message: Message,
+    rendered: dict[str, Any],
+    reply: SmtpReply | PermanentFailure | TemporaryFailure,
+    sender: SenderAccount,
+    report: DeliveryReport,
+    *,
+    at: datetime | None,
+) -> None:
+    """_record_reply in a fresh transaction after an error; best effort (the error that
+    brought us here is what the caller reports)."""
+    try:
+        db.session.rollback()
+        # The rollback expired the message: its rendering, never stored, is put back.
+        for key, value in rendered.items():
+            set_committed_value(message, key, value)
+        _record_reply(message, rendered, reply, sender, report, at=at)
         db.session.commit()
+    except Exception:  # noqa: BLE001 - the lease's expiry is the fallback
+        log.exception("the outcome of message %s could not be recorded", message.id)
+        with contextlib.suppress(Exception):
+            db.session.rollback()
 
 
 def _connection_lost(outcome: Exception | None) -> TemporaryFailure | None:
@@ -639,28 +699,6 @@ def _begin_email(
         _not_sent(message, sender, prepared.error, report, at=at)
         return None, prepared.error
     return (message, prepared.rendered), None
-
-
-def _finish_email(
-    message: Message,
-    rendered: dict[str, Any],
-    sender: SenderAccount,
-    session: SmtpSession,
-    report: DeliveryReport,
-    *,
-    at: datetime | None,
-) -> Exception | None:
-    """Read the server's final reply to the message in flight and record the outcome (not
-    committed); returns the failure, if any."""
-    try:
-        reply = session.finish()
-    except (PermanentFailure, TemporaryFailure) as exc:
-        _keep_rendering(message, rendered)
-        _not_sent(message, sender, exc, report, at=at)
-        return exc
-    record_sender_ok(sender)
-    _record_sent(message, reply.code, reply.text, report, at=at)
-    return None
 
 
 def _not_sent(
