@@ -398,12 +398,9 @@ class SmtpSession:
                 self._pending = refused
             finally:
                 self._last_used = time.monotonic()
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        except OSError as exc:  # smtplib's errors too (SMTPException is an OSError)
             self.close()
             raise TemporaryFailure(f"connection lost: {exc.__class__.__name__}") from exc
-        except smtplib.SMTPResponseException as exc:
-            self._reset()
-            raise _classify(exc.smtp_code, self._scrub(_reply_text(exc.smtp_error))) from exc
 
     @property
     def pending(self) -> bool:

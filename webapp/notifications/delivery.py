@@ -455,6 +455,12 @@ def _send_batch(
     _send_email_batch(sender, messages, lease_owner, report, at=at, pool=pool)
 
 
+# A message begun on the SMTP session, with the rendering it was sent with (not stored yet).
+_InFlight = tuple[Message, dict[str, Any]]
+# The same with the server's final reply, or the failure it amounts to.
+_Answered = tuple[Message, dict[str, Any], SmtpReply | PermanentFailure | TemporaryFailure]
+
+
 def _send_email_batch(
     sender: SenderAccount,
     messages: list[Message],
@@ -512,12 +518,8 @@ def _send_email_batch(
         if in_flight is not None and session.pending:
             answered = (*in_flight, _final_reply(session))
         if answered is not None:
-            _record_reply_after_error(*answered, sender, report, at=at)
+            _record_reply_after_error(answered, sender, report, at=at)
         raise
-
-
-_InFlight = tuple[Message, dict[str, Any]]
-_Answered = tuple[Message, dict[str, Any], SmtpReply | PermanentFailure | TemporaryFailure]
 
 
 def _final_reply(session: SmtpSession) -> SmtpReply | PermanentFailure | TemporaryFailure:
@@ -549,22 +551,17 @@ def _record_reply(
 
 
 def _record_reply_after_error(
-    message: Message,
-    rendered: dict[str, Any],
-    reply: SmtpReply | PermanentFailure | TemporaryFailure,
-    sender: SenderAccount,
-    report: DeliveryReport,
-    *,
-    at: datetime | None,
+    answered: _Answered, sender: SenderAccount, report: DeliveryReport, *, at: datetime | None
 ) -> None:
     """_record_reply in a fresh transaction after an error; best effort (the error that
     brought us here is what the caller reports)."""
+    message, rendered, _ = answered
     try:
         db.session.rollback()
         # The rollback expired the message: its rendering, never stored, is put back.
         for key, value in rendered.items():
             set_committed_value(message, key, value)
-        _record_reply(message, rendered, reply, sender, report, at=at)
+        _record_reply(*answered, sender, report, at=at)
         db.session.commit()
     except Exception:  # noqa: BLE001 - the lease's expiry is the fallback
         log.exception("the outcome of message %s could not be recorded", message.id)
@@ -680,7 +677,7 @@ def _begin_email(
     report: DeliveryReport,
     *,
     at: datetime | None,
-) -> tuple[tuple[Message, dict[str, Any]] | None, Exception | None]:
+) -> tuple[_InFlight | None, Exception | None]:
     """Hand the prepared message to the server: (the message in flight, None), or (None, why
     not) with the outcome recorded (not committed)."""
     if prepared.suppressed:
