@@ -27,6 +27,9 @@ SECRET_KEY = "bench-secret-key-not-for-production-use-0123456789"
 # docs/operations.md recommends (gunicorn's sync workers, one per core). BENCH_GUNICORN_ARGS
 # replaces it, e.g. to compare another configuration on both sides.
 GUNICORN_ARGS = os.environ.get("BENCH_GUNICORN_ARGS", "-w 2 -k sync").split()
+# The SMTP sink offers PIPELINING (RFC 2920) as production servers do; BENCH_SMTP_PIPELINING=0
+# measures against a sink that does not (each envelope command then waits for its reply).
+SINK_PIPELINING = os.environ.get("BENCH_SMTP_PIPELINING", "1") != "0"
 
 
 class BenchError(RuntimeError):
@@ -320,6 +323,7 @@ class Environment:
                 str(eml_dir),
                 "--keep",
                 str(keep),
+                *([] if SINK_PIPELINING else ["--no-pipelining"]),
             ],
         )
         wait_for_port(self.smtp_port, proc=proc.popen)

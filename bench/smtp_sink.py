@@ -1,6 +1,7 @@
 """An aiosmtpd SMTP sink on loopback that logs every arrival with its acceptance time.
 
-Run as `python -m bench.smtp_sink --port P --log FILE [--eml-dir DIR --keep N]`. Each accepted
+Run as `python -m bench.smtp_sink --port P --log FILE [--eml-dir DIR --keep N] [--no-pipelining]`.
+The sink offers PIPELINING (RFC 2920) unless told not to. Each accepted
 message appends one JSON line to FILE: `t` (epoch seconds at acceptance), `mid` (Message-ID),
 `subject` (decoded), `key` (the first benchmark order number found in subject or body),
 `bytes` and `long_lines` (lines over RFC 5321's 998 characters: accepted here, as Postfix
@@ -60,12 +61,21 @@ def find_key(subject: str, raw: bytes) -> str | None:
 class RecordingHandler:
     """Accepts every message and records it."""
 
-    def __init__(self, log: Path, eml_dir: Path | None, keep: int) -> None:
+    def __init__(self, log: Path, eml_dir: Path | None, keep: int, pipelining: bool = True) -> None:
         self.log = log.open("a", buffering=1)
+        self.pipelining = pipelining
         self.eml_dir = eml_dir
         self.keep = keep
         self.count = 0
         self.lock = threading.Lock()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:  # noqa: N802
+        """aiosmtpd reads pipelined commands in order but does not say so: offered here, as
+        Postfix, Exim and the large providers do (RFC 2920)."""
+        session.host_name = hostname
+        if not self.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd API
         accepted = time.time()
@@ -105,10 +115,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log", type=Path, required=True)
     parser.add_argument("--eml-dir", type=Path)
     parser.add_argument("--keep", type=int, default=300)
+    parser.add_argument("--no-pipelining", action="store_true", help="do not offer PIPELINING")
     args = parser.parse_args(argv)
     if args.eml_dir:
         args.eml_dir.mkdir(parents=True, exist_ok=True)
-    handler = RecordingHandler(args.log, args.eml_dir, args.keep)
+    handler = RecordingHandler(args.log, args.eml_dir, args.keep, not args.no_pipelining)
     controller = LenientController(
         handler,
         hostname="127.0.0.1",

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.smtp import outgoing
 from webapp.channels import email as email_channel
 from webapp.channels.email import (
-    OutgoingEmail,
     PermanentFailure,
     SmtpSession,
     TemporaryFailure,
     mail_bytes,
-    message_id_for,
 )
 
 
@@ -29,25 +28,13 @@ def opened(monkeypatch) -> list[int]:
     return calls
 
 
-def _email(n: int) -> OutgoingEmail:
-    return OutgoingEmail(
-        message_id=message_id_for(n, 1, "https://status.example.com"),
-        from_email="shop@acme.example",
-        from_name=None,
-        to_email=f"kunde{n}@example.org",
-        to_name=None,
-        subject=f"Mail {n}",
-        text="Hallo",
-    )
-
-
 def test_a_connection_closed_by_the_server_meanwhile_is_reopened(app, server, sender, opened):
     with SmtpSession(sender, timeout=5) as session:
-        assert session.send(_email(1)).code == 250
+        assert session.send(outgoing(1)).code == 250
         server.stop()  # drops the open connection, as a server's idle timeout would
         server.start()
         session._last_used -= email_channel.IDLE_CHECK_SECONDS  # the run paused a while
-        assert session.send(_email(2)).code == 250
+        assert session.send(outgoing(2)).code == 250
     assert len(opened) == 2
     assert [m.subject for m in server.wait_for(2)] == ["Mail 1", "Mail 2"]
 
@@ -55,16 +42,16 @@ def test_a_connection_closed_by_the_server_meanwhile_is_reopened(app, server, se
 def test_a_busy_connection_is_used_without_a_check(app, server, sender, opened):
     with SmtpSession(sender, timeout=5) as session:
         for n in range(3):
-            assert session.send(_email(n)).code == 250
+            assert session.send(outgoing(n)).code == 250
     assert len(opened) == 1
     assert len(server.wait_for(3)) == 3
 
 
 def test_a_message_begun_is_decided_by_its_final_reply_read_later(app, server, sender):
     # Lines starting with a dot are doubled on the wire and arrive as written.
-    dotted = _email(1)
+    dotted = outgoing(1)
     dotted.text = ".signature\n..two dots\n."
-    refused = _email(2)
+    refused = outgoing(2)
     server.data_replies[refused.message_id.encode()] = "554 5.7.1 Refused as spam"
     with SmtpSession(sender, timeout=5) as session:
         session.begin(dotted, mail_bytes(dotted))
@@ -77,7 +64,7 @@ def test_a_message_begun_is_decided_by_its_final_reply_read_later(app, server, s
         with pytest.raises(PermanentFailure) as failure:
             session.finish()
         assert failure.value.code == 554
-        assert session.send(_email(3)).code == 250  # the connection goes on after a refusal
+        assert session.send(outgoing(3)).code == 250  # the connection goes on after a refusal
     received = server.wait_for(2)
     assert [m.subject for m in received] == ["Mail 1", "Mail 3"]
     assert received[0].part("plain").replace("\r\n", "\n").rstrip("\n") == (
@@ -86,20 +73,20 @@ def test_a_message_begun_is_decided_by_its_final_reply_read_later(app, server, s
 
 
 def test_a_connection_lost_before_the_final_reply_is_a_temporary_failure(app, server, sender):
-    lost = _email(1)
+    lost = outgoing(1)
     server.data_replies[lost.message_id.encode()] = "drop"
     with SmtpSession(sender, timeout=5) as session:
         session.begin(lost, mail_bytes(lost))
         with pytest.raises(TemporaryFailure) as failure:
             session.finish()
         assert failure.value.code is None and "connection lost" in failure.value.reason
-        assert session.send(_email(2)).code == 250  # a new connection for the next one
+        assert session.send(outgoing(2)).code == 250  # a new connection for the next one
     assert [m.subject for m in server.wait_for(1)] == ["Mail 2"]
 
 
 def test_closing_with_a_message_in_flight_leaves_it_to_the_server(app, server, sender):
     with SmtpSession(sender, timeout=5) as session:
-        session.begin(_email(1), mail_bytes(_email(1)))
+        session.begin(outgoing(1), mail_bytes(outgoing(1)))
     assert [m.subject for m in server.wait_for(1)] == ["Mail 1"]
     assert not session.pending
 
@@ -107,7 +94,7 @@ def test_closing_with_a_message_in_flight_leaves_it_to_the_server(app, server, s
 def test_a_final_reply_too_long_to_read_is_a_lost_connection(app, server, sender):
     # smtplib gives up on a reply line over 8 KB and closes the connection: whether the
     # server took the message is unknown, so it is tried again later (same Message-ID).
-    flooded = _email(1)
+    flooded = outgoing(1)
     server.data_replies[flooded.message_id.encode()] = "250 " + "x" * 9000
     with SmtpSession(sender, timeout=5) as session:
         session.begin(flooded, mail_bytes(flooded))
@@ -115,4 +102,4 @@ def test_a_final_reply_too_long_to_read_is_a_lost_connection(app, server, sender
             session.finish()
         assert failure.value.code is None and "connection lost" in failure.value.reason
         assert not session.pending
-        assert session.send(_email(2)).code == 250
+        assert session.send(outgoing(2)).code == 250

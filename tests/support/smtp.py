@@ -13,6 +13,21 @@ from email.message import EmailMessage
 from aiosmtpd.controller import Controller
 
 from tests.support.services import free_port
+from webapp.channels.email import OutgoingEmail, message_id_for
+
+
+def outgoing(n: int, *, bcc: list[str] | None = None) -> OutgoingEmail:
+    """A small plain-text e-mail "Mail <n>" from the shop to customer n."""
+    return OutgoingEmail(
+        message_id=message_id_for(n, 1, "https://status.example.com"),
+        from_email="shop@acme.example",
+        from_name=None,
+        to_email=f"kunde{n}@example.org",
+        to_name=None,
+        subject=f"Mail {n}",
+        text="Hallo",
+        bcc=bcc or [],
+    )
 
 
 @dataclass
@@ -50,11 +65,19 @@ class Received:
 
 class RecordingSMTP:
     """aiosmtpd on 127.0.0.1. `mode` is "accept", "451" (DATA deferred) or "550" (recipient
-    refused); `stop()`/`start()` simulate the server being down."""
+    refused); `stop()`/`start()` simulate the server being down. It offers PIPELINING (as
+    production servers do) unless `pipelining` is False."""
 
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, *, pipelining: bool = True):
         self.port = port or free_port()
         self.mode = "accept"
+        self.pipelining = pipelining
+        # Replies to MAIL FROM (None: accept) and to RCPT TO of single addresses.
+        self.mail_reply: str | None = None
+        self.rcpt_replies: dict[str, str] = {}
+        # For each MAIL FROM: the commands the client had sent after it before its reply (what
+        # the server had read ahead): pipelined RCPT TO and DATA show up here.
+        self.sent_with_mail: list[bytes] = []
         self.delay = 0.0  # seconds per accepted message, to make a batch take a while
         # The final reply to a message whose raw bytes contain the key; "drop" closes the
         # connection instead of replying.
@@ -65,11 +88,28 @@ class RecordingSMTP:
         self._controller: Controller | None = None
 
     # aiosmtpd handler hooks --------------------------------------------------------------
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        session.host_name = hostname
+        if not self.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        with self._lock:
+            self.sent_with_mail.append(bytes(server._reader._buffer))
+        if self.mail_reply is not None:
+            return self.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if self.mode == "550":
             with self._lock:
                 self.refusals += 1
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        if address in self.rcpt_replies:
+            return self.rcpt_replies[address]
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 

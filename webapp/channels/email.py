@@ -231,12 +231,20 @@ def _secret_forms(username: str | None, password: str | None) -> list[str]:
     return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
 
 
-def _envelope(host: smtplib.SMTP, command: str, keyword: str, address: str) -> tuple[int, bytes]:
+def _command(verb: str, keyword: str, address: str) -> str:
     """MAIL FROM / RCPT TO as smtplib's mail() and rcpt() send them for a bare address,
     without their parse of the address as a header (`email.utils.parseaddr`, a few percent
     of a worker's CPU per message). The addresses were checked when they were saved and by
-    check_headers (no line breaks or control characters)."""
-    host.putcmd(command, f"{keyword}:<{address}>")
+    check_headers; a line break here would still be refused, as smtplib's putcmd does."""
+    line = f"{verb} {keyword}:<{address}>"
+    if "\r" in line or "\n" in line:
+        raise HeaderInjection(f"line break in an envelope address: {address!r}")
+    return line + "\r\n"
+
+
+def _envelope(host: smtplib.SMTP, verb: str, keyword: str, address: str) -> tuple[int, bytes]:
+    """One MAIL FROM / RCPT TO command and its reply."""
+    host.send(_command(verb, keyword, address))
     return host.getreply()
 
 
@@ -375,32 +383,90 @@ class SmtpSession:
         try:
             try:
                 host.ehlo_or_helo_if_needed()
-                code, reply = _envelope(host, "mail", "FROM", email.from_email)
-                if code != 250:
-                    self._reset()
-                    raise _classify(code, self._scrub(_reply_text(reply)))
-                refused: dict[str, tuple[int, str]] = {}
-                for address in recipients:
-                    code, reply = _envelope(host, "rcpt", "TO", address)
-                    if code not in (250, 251):
-                        refused[address] = (code, self._scrub(_reply_text(reply)))
-                if email.to_email in refused:
-                    self._reset()
-                    code, text = refused[email.to_email]
-                    raise _classify(code, text)
-                # smtplib's data(), split before its last read.
-                host.putcmd("data")
-                code, reply = host.getreply()
-                if code != 354:
-                    self._reset()
-                    raise _classify(code, self._scrub(_reply_text(reply)))
+                if host.has_extn("pipelining"):
+                    refused = self._envelope_pipelined(host, email.from_email, recipients)
+                else:
+                    refused = self._envelope_stepwise(host, email.from_email, recipients)
                 host.send(_dot_terminated(payload))
                 self._pending = refused
+            except HeaderInjection as exc:  # an address check_headers would have refused
+                self._reset()
+                raise PermanentFailure(str(exc)) from exc
             finally:
                 self._last_used = time.monotonic()
         except OSError as exc:  # smtplib's errors too (SMTPException is an OSError)
             self.close()
             raise TemporaryFailure(f"connection lost: {exc.__class__.__name__}") from exc
+
+    def _refusal(self, code: int, reply: bytes) -> Exception:
+        """The failure a refused envelope command amounts to, after resetting the session."""
+        self._reset()
+        return _classify(code, self._scrub(_reply_text(reply)))
+
+    def _envelope_stepwise(
+        self, host: smtplib.SMTP, from_email: str, recipients: list[str]
+    ) -> dict[str, tuple[int, str]]:
+        """MAIL FROM, RCPT TO and DATA one after the other, each waiting for its reply (a
+        server that does not offer PIPELINING). Returns the refused extra recipients; raises
+        when the sender, the first recipient or DATA is refused."""
+        code, reply = _envelope(host, "MAIL", "FROM", from_email)
+        if code != 250:
+            raise self._refusal(code, reply)
+        refused: dict[str, tuple[int, str]] = {}
+        for address in recipients:
+            code, reply = _envelope(host, "RCPT", "TO", address)
+            if code not in (250, 251):
+                refused[address] = (code, self._scrub(_reply_text(reply)))
+        if recipients[0] in refused:
+            self._reset()
+            raise _classify(*refused[recipients[0]])
+        # smtplib's data(), split before its last read.
+        host.putcmd("data")
+        code, reply = host.getreply()
+        if code != 354:
+            raise self._refusal(code, reply)
+        return refused
+
+    def _envelope_pipelined(
+        self, host: smtplib.SMTP, from_email: str, recipients: list[str]
+    ) -> dict[str, tuple[int, str]]:
+        """The same for a server that offers PIPELINING (RFC 2920), as nearly all do: MAIL
+        FROM, the RCPT TOs and, for a single recipient, DATA go out in one write and their
+        replies are read in order, one round trip instead of three.
+
+        With more recipients DATA waits for their replies: the message must not go to the
+        others when the first is refused.
+        """
+        single = len(recipients) == 1
+        commands = [_command("MAIL", "FROM", from_email)]
+        commands += [_command("RCPT", "TO", address) for address in recipients]
+        if single:
+            commands.append("DATA\r\n")
+        host.send("".join(commands))
+        mail = host.getreply()
+        refused: dict[str, tuple[int, str]] = {}
+        for address in recipients:
+            code, reply = host.getreply()
+            if code not in (250, 251):
+                refused[address] = (code, self._scrub(_reply_text(reply)))
+        data = host.getreply() if single else None
+        failed = mail[0] != 250 or recipients[0] in refused
+        if failed and data is not None and data[0] == 354:
+            # A server that took DATA after a refused envelope gets empty data, ended at once
+            # (RFC 2920, 3.1); it has no recipient to deliver it to.
+            host.send(b".\r\n")
+            host.getreply()
+        if mail[0] != 250:
+            raise self._refusal(*mail)
+        if recipients[0] in refused:
+            self._reset()
+            raise _classify(*refused[recipients[0]])
+        if data is None:
+            host.putcmd("data")
+            data = host.getreply()
+        if data[0] != 354:
+            raise self._refusal(*data)
+        return refused
 
     @property
     def pending(self) -> bool:

@@ -1,0 +1,168 @@
+"""SMTP PIPELINING (RFC 2920): the envelope in one write when the server offers it, and the
+same outcomes as command by command, whichever way the server answers."""
+
+from __future__ import annotations
+
+import socketserver
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.services import free_port
+from tests.support.smtp import outgoing
+from webapp.accounts.services import create_sender_account
+from webapp.channels.email import (
+    PermanentFailure,
+    SmtpSession,
+    TemporaryFailure,
+)
+
+
+def test_the_envelope_goes_out_in_one_write_when_the_server_offers_pipelining(app, server, sender):
+    with SmtpSession(sender, timeout=5) as session:
+        assert session.send(outgoing(1)).code == 250
+        assert session.send(outgoing(2, bcc=["archiv@acme.example"])).code == 250
+    single, with_bcc = server.sent_with_mail
+    # When MAIL FROM was answered, the recipient and DATA had already arrived.
+    assert single == b"RCPT TO:<kunde1@example.org>\r\nDATA\r\n"
+    # With a second recipient DATA waits for the replies to both.
+    assert with_bcc == b"RCPT TO:<kunde2@example.org>\r\nRCPT TO:<archiv@acme.example>\r\n"
+    received = server.wait_for(2)
+    assert [m.rcpt_tos for m in received] == [
+        ["kunde1@example.org"],
+        ["kunde2@example.org", "archiv@acme.example"],
+    ]
+
+
+def test_without_pipelining_each_command_waits_for_its_reply(app, server, sender):
+    server.pipelining = False
+    with SmtpSession(sender, timeout=5) as session:
+        assert session.send(outgoing(1)).code == 250
+    assert server.sent_with_mail == [b""]
+    assert [m.rcpt_tos for m in server.wait_for(1)] == [["kunde1@example.org"]]
+
+
+@pytest.fixture(params=[True, False], ids=["pipelining", "stepwise"])
+def either(request, server):
+    """The recording server with PIPELINING offered or not: the outcomes must not differ."""
+    server.pipelining = request.param
+    return server
+
+
+def test_a_refused_sender_fails_the_message_and_the_session_goes_on(app, either, sender):
+    either.mail_reply = "451 4.7.1 Sender deferred"
+    with SmtpSession(sender, timeout=5) as session:
+        with pytest.raises(TemporaryFailure) as failure:
+            session.send(outgoing(1))
+        assert failure.value.code == 451 and "Sender deferred" in failure.value.reason
+        either.mail_reply = None
+        # The replies of the refused envelope were all read: the next ones line up.
+        assert session.send(outgoing(2)).code == 250
+        assert session.send(outgoing(3)).code == 250
+    assert [m.subject for m in either.wait_for(2)] == ["Mail 2", "Mail 3"]
+
+
+def test_a_refused_recipient_fails_the_message_and_the_session_goes_on(app, either, sender):
+    either.rcpt_replies["kunde1@example.org"] = "550 5.1.1 User unknown"
+    with SmtpSession(sender, timeout=5) as session:
+        with pytest.raises(PermanentFailure) as failure:
+            session.send(outgoing(1))
+        assert failure.value.code == 550 and "User unknown" in failure.value.reason
+        assert session.send(outgoing(2)).code == 250
+    assert [m.subject for m in either.wait_for(1)] == ["Mail 2"]
+
+
+def test_a_refused_copy_recipient_is_reported_and_the_message_sent(app, either, sender):
+    either.rcpt_replies["archiv@acme.example"] = "550 5.1.1 No such mailbox"
+    with SmtpSession(sender, timeout=5) as session:
+        reply = session.send(outgoing(1, bcc=["archiv@acme.example"]))
+    assert reply.code == 250
+    assert reply.text.endswith("refused: archiv@acme.example (550)")
+    assert [m.rcpt_tos for m in either.wait_for(1)] == [["kunde1@example.org"]]
+
+
+def test_a_refused_main_recipient_sends_nothing_to_the_copies(app, either, sender):
+    either.rcpt_replies["kunde1@example.org"] = "550 5.1.1 User unknown"
+    with SmtpSession(sender, timeout=5) as session:
+        with pytest.raises(PermanentFailure) as failure:
+            session.send(outgoing(1, bcc=["archiv@acme.example"]))
+        assert failure.value.code == 550
+        assert session.send(outgoing(2)).code == 250
+    assert [m.rcpt_tos for m in either.wait_for(1)] == [["kunde2@example.org"]]
+
+
+class _Scripted(socketserver.StreamRequestHandler):
+    """A server that offers PIPELINING and then answers DATA with 354 although it refused
+    the sender (a broken server): it records every line it reads."""
+
+    lines: list[bytes]
+
+    def handle(self) -> None:
+        self.wfile.write(b"220 scripted ESMTP\r\n")
+        refused = False
+        while line := self.rfile.readline():
+            self.lines.append(line)
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                self.wfile.write(b"250-scripted\r\n250 PIPELINING\r\n")
+            elif verb == b"MAIL":
+                refused = b"blocked" in line
+                self.wfile.write(b"550 5.7.1 Sender blocked\r\n" if refused else b"250 OK\r\n")
+            elif verb == b"RCPT":
+                self.wfile.write(b"503 5.5.1 Need MAIL\r\n" if refused else b"250 OK\r\n")
+            elif verb == b"DATA":
+                self.wfile.write(b"354 Go ahead\r\n")
+                while (data := self.rfile.readline()) not in (b".\r\n", b""):
+                    self.lines.append(data)
+                self.lines.append(data)
+                self.wfile.write(b"554 5.5.1 No valid recipients\r\n" if refused else b"250 OK\r\n")
+            elif verb == b"QUIT":
+                self.wfile.write(b"221 Bye\r\n")
+                return
+            else:  # RSET, NOOP
+                self.wfile.write(b"250 OK\r\n")
+
+
+@pytest.fixture()
+def scripted() -> Iterator[tuple[int, list[bytes]]]:
+    lines: list[bytes] = []
+    handler = type("Handler", (_Scripted,), {"lines": lines})
+    port = free_port()
+    with socketserver.ThreadingTCPServer(("127.0.0.1", port), handler) as smtp:
+        smtp.daemon_threads = True
+        thread = threading.Thread(target=smtp.serve_forever, daemon=True)
+        thread.start()
+        yield port, lines
+        smtp.shutdown()
+
+
+def test_data_taken_after_a_refused_envelope_is_ended_empty(app, tenant, scripted):
+    port, lines = scripted
+    sender = create_sender_account(
+        tenant.account,
+        "Scripted",
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        from_email="shop@acme.example",
+    )
+    blocked = outgoing(1)
+    blocked.from_email = "blocked@acme.example"
+    with SmtpSession(sender, timeout=5) as session:
+        with pytest.raises(PermanentFailure) as failure:
+            session.send(blocked)
+        assert failure.value.code == 550
+        assert session.send(outgoing(2)).code == 250
+    commands = [line for line in lines if not line.lower().startswith(b"ehlo")]
+    # Not a byte of the message went out: the data was ended at once, then the session reset.
+    assert commands[:5] == [
+        b"MAIL FROM:<blocked@acme.example>\r\n",
+        b"RCPT TO:<kunde1@example.org>\r\n",
+        b"DATA\r\n",
+        b".\r\n",
+        b"rset\r\n",  # as smtplib spells it
+    ]
+    assert commands[5:8] == [
+        b"MAIL FROM:<shop@acme.example>\r\n",
+        b"RCPT TO:<kunde2@example.org>\r\n",
+        b"DATA\r\n",
+    ]
