@@ -1,5 +1,6 @@
-"""SMTP PIPELINING (RFC 2920): the envelope in one write when the server offers it, and the
-same outcomes as command by command, whichever way the server answers."""
+"""The SMTP envelope: in one write when the server offers PIPELINING (RFC 2920), with the
+same outcomes as command by command, whichever way the server answers; addresses outside
+ASCII."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import pytest
 
 from tests.support.services import free_port
 from tests.support.smtp import outgoing
-from webapp.accounts.services import create_sender_account
+from webapp.accounts.services import create_sender_account, send_test_mail
 from webapp.channels.email import (
     PermanentFailure,
     SmtpSession,
     TemporaryFailure,
+    UnsupportedAddress,
 )
+from webapp.extensions import db
 
 
 def test_the_envelope_goes_out_in_one_write_when_the_server_offers_pipelining(app, server, sender):
@@ -166,3 +169,34 @@ def test_data_taken_after_a_refused_envelope_is_ended_empty(app, tenant, scripte
         b"RCPT TO:<kunde2@example.org>\r\n",
         b"DATA\r\n",
     ]
+
+
+def test_an_internationalised_domain_goes_out_in_its_idna_form(app, either, sender):
+    mail = outgoing(1, bcc=["archiv@bücher.example"])
+    mail.to_email = "kunde@müller.example"
+    with SmtpSession(sender, timeout=5) as session:
+        assert session.send(mail).code == 250
+    [received] = either.wait_for(1)
+    assert received.rcpt_tos == ["kunde@xn--mller-kva.example", "archiv@xn--bcher-kva.example"]
+    assert received.message["To"].addresses[0].addr_spec == "kunde@xn--mller-kva.example"
+
+
+@pytest.mark.parametrize("field", ["to_email", "from_email", "reply_to", "bcc"])
+def test_a_local_part_outside_ascii_is_refused_before_connecting(app, server, sender, field):
+    mail = outgoing(1)
+    address = "jürgen@example.org"
+    setattr(mail, field, [address] if field == "bcc" else address)
+    with SmtpSession(sender, timeout=5) as session:
+        with pytest.raises(UnsupportedAddress) as refused:
+            session.send(mail)
+        assert address in str(refused.value) and "SMTPUTF8" in str(refused.value)
+        assert session.send(outgoing(2)).code == 250
+    assert [m.subject for m in server.wait_for(1)] == ["Mail 2"]
+
+
+def test_the_test_mail_to_an_unsupported_address_says_why(app, tenant, server, sender):
+    check = send_test_mail(tenant.account.id, sender.id, "jürgen@example.org", timeout=5)
+    assert check.ok is False and "SMTPUTF8" in check.message
+    db.session.refresh(sender)
+    assert sender.last_error is None  # the recipient's address, not the account, is at fault
+    assert server.messages() == []

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.support.outbox import attach_pdf, event, messages, place_order
+from webapp.accounts.models import SenderAccount
 from webapp.extensions import db
 from webapp.notifications.delivery import (
     claim_due_messages,
@@ -209,6 +210,26 @@ def test_line_breaks_in_headers_are_refused_before_sending(engine_ready, smtp_se
     assert message.state == "failed"
     assert "line break" in message.error
     assert smtp_server.messages() == []
+
+
+def test_an_address_that_needs_smtputf8_fails_alone(engine_ready, smtp_server, clock):
+    # Characters outside ASCII before the @ cannot be sent: that message fails with the reason
+    # and its batch goes on; a domain outside ASCII is sent in its IDNA form.
+    place_order(engine_ready, "W-17", email="jürgen@example.org")
+    place_order(engine_ready, "W-18", email="kunde@bücher.example")
+    [refused] = event(engine_ready, "W-17").messages
+    [idn] = event(engine_ready, "W-18").messages
+    report = deliver_due_messages()
+    assert (report.sent, report.failed) == (1, 1)
+    db.session.expire_all()
+    refused, idn = db.session.get(Message, refused.id), db.session.get(Message, idn.id)
+    assert refused.state == "failed" and "SMTPUTF8" in refused.error
+    assert [a.outcome for a in _attempts(refused.id)] == ["rejected"]
+    assert idn.state == "sent"
+    [mail] = smtp_server.wait_for(1)
+    assert mail.rcpt_tos == ["kunde@xn--bcher-kva.example"]
+    sender = db.session.get(SenderAccount, refused.sender_account_id)
+    assert sender.last_error is None  # the customer's address, not the account, is at fault
 
 
 def test_claims_are_exclusive_and_expired_leases_come_back(engine_ready, smtp_server, clock):

@@ -1047,6 +1047,7 @@ def send_test_mail(
     clears it.
     """
     from webapp.channels.email import (
+        HeaderInjection,
         OutgoingEmail,
         PermanentFailure,
         SmtpSession,
@@ -1076,6 +1077,8 @@ def send_test_mail(
     try:
         with SmtpSession(sender, timeout=timeout) as session:
             reply = session.send(email)
+    except HeaderInjection as exc:  # the address, not the account: nothing recorded
+        return SenderCheck(False, str(exc))
     except (PermanentFailure, TemporaryFailure) as exc:
         sender.last_error = f"test mail: {exc.reason}"[:1000]
         sender.last_error_at = utcnow()

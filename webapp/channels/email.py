@@ -15,7 +15,7 @@ from flask import current_app, has_app_context
 from flask_mail import Connection, Mail
 
 from webapp.accounts.models import SenderAccount
-from webapp.channels.mime import build_mime
+from webapp.channels.mime import ascii_address, build_mime
 from webapp.crypto import SecretUnreadable, decrypt_secret
 from webapp.i18n import N_
 from webapp.netpolicy import TargetRefused, check_target, private_targets_allowed
@@ -25,6 +25,12 @@ NOT_SMTP_SERVER = N_("not an SMTP server")
 
 class HeaderInjection(ValueError):
     """A header value (subject, name, address) contains a line break."""
+
+
+class UnsupportedAddress(HeaderInjection):
+    """An address no e-mail can be sent to from here: characters outside ASCII before the @
+    need SMTPUTF8 (RFC 6531), which is not supported. (A domain outside ASCII is sent in its
+    IDNA form.)"""
 
 
 class PermanentFailure(Exception):
@@ -75,7 +81,8 @@ def message_id_for(message_id: int, account_id: int, base_url: str) -> str:
 
 
 def check_headers(email: OutgoingEmail) -> None:
-    """Refuse header values with line breaks or control characters (header injection)."""
+    """Refuse header values with line breaks or control characters (header injection) and
+    addresses that cannot be sent (UnsupportedAddress)."""
     values = {
         "subject": email.subject,
         "from name": email.from_name or "",
@@ -84,14 +91,20 @@ def check_headers(email: OutgoingEmail) -> None:
         "recipient address": email.to_email,
         "reply-to": email.reply_to or "",
     }
-    for index, address in enumerate(email.bcc):
-        values[f"bcc {index + 1}"] = address
+    bcc_names = [f"bcc {index + 1}" for index in range(len(email.bcc))]
+    values.update(zip(bcc_names, email.bcc, strict=True))
     for filename, content_type, _ in email.attachments:
         values["attachment name"] = filename
         values["attachment type"] = content_type
     for name, value in values.items():
         if _HEADER_FORBIDDEN.search(value):
             raise HeaderInjection(f"line break or control character in the {name} header")
+    for name in ("from address", "recipient address", "reply-to", *bcc_names):
+        if not ascii_address(values[name]).isascii():
+            raise UnsupportedAddress(
+                f"the {name} {values[name]} cannot be used: characters outside ASCII before "
+                "the @ need SMTPUTF8, which is not supported"
+            )
 
 
 # Not only CR/LF: the e-mail package also breaks header lines at VT, FF, FS, GS, RS, NEL and
@@ -232,11 +245,12 @@ def _secret_forms(username: str | None, password: str | None) -> list[str]:
 
 
 def _command(verb: str, keyword: str, address: str) -> str:
-    """MAIL FROM / RCPT TO as smtplib's mail() and rcpt() send them for a bare address,
-    without their parse of the address as a header (`email.utils.parseaddr`, a few percent
-    of a worker's CPU per message). The addresses were checked when they were saved and by
-    check_headers; a line break here would still be refused, as smtplib's putcmd does."""
-    line = f"{verb} {keyword}:<{address}>"
+    """MAIL FROM / RCPT TO as smtplib's mail() and rcpt() send them for a bare address (its
+    domain in IDNA form, as in the headers), without their parse of the address as a header
+    (`email.utils.parseaddr`, a few percent of a worker's CPU per message). The addresses were
+    checked when they were saved and by check_headers; a line break here would still be
+    refused, as smtplib's putcmd does."""
+    line = f"{verb} {keyword}:<{ascii_address(address)}>"
     if "\r" in line or "\n" in line:
         raise HeaderInjection(f"line break in an envelope address: {address!r}")
     return line + "\r\n"

@@ -77,7 +77,7 @@ def _unstructured(name: str, value: str) -> str:
     return _fold_ascii(name, value if value.isascii() else _encoded_words(value))
 
 
-def _address(address: str) -> str:
+def ascii_address(address: str) -> str:
     """The address with an internationalised domain in its ASCII (IDNA) form."""
     if address.isascii() or "@" not in address:
         return address
@@ -91,7 +91,7 @@ def _address(address: str) -> str:
 def _mailbox(name: str | None, address: str) -> str:
     """`Name <address>`: an ASCII name quoted where it needs to be (commas, dots, quotes),
     any other name as encoded words (which may hold any character)."""
-    address = _address(address)
+    address = ascii_address(address)
     if not name:
         return address
     if name.isascii():
@@ -195,7 +195,7 @@ def build_mime(
     head = (
         _address_header("From", [_mailbox(from_name, from_email)])
         + _address_header("To", [_mailbox(to_name, to_email)])
-        + (_address_header("Reply-To", [_address(reply_to)]) if reply_to else "")
+        + (_address_header("Reply-To", [ascii_address(reply_to)]) if reply_to else "")
         + _unstructured("Subject", subject)
         + f"Date: {formatdate(date, usegmt=True)}{CRLF}"
         + f"Message-ID: {message_id}{CRLF}"
