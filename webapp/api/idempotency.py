@@ -21,10 +21,10 @@ from webapp.tenancy import scoped_prepared
 HEADER = "Idempotency-Key"
 _KEY_RE = re.compile(r"^[\x20-\x7e]{1,255}$")
 
-# Built once: both run on every state-changing API call. A replay needs only three columns,
-# not the ORM object; the record is written on the driver's cursor (webapp.rawsql), inside the
-# write transaction of the change it describes.
-_STORED = (
+# Built once: both run on every state-changing API call, on the driver's cursor (see
+# webapp.rawsql). A replay needs only three columns, not the ORM object; the record is written
+# inside the write transaction of the change it describes.
+_STORED = DriverStatement(
     scoped_prepared(IdempotencyRecord)
     .with_only_columns(
         IdempotencyRecord.request_hash,
@@ -79,21 +79,21 @@ class IdempotentCall:
         body = g.get("api_json_body")
         return cls(account_id, key, request_fingerprint(request.method, request.path, body))
 
-    def _stored(self) -> Any:
-        """The stored (request_hash, status_code, response) for this key, or None."""
+    def _stored(self) -> dict[str, Any] | None:
+        """The stored request_hash, status_code and response for this key, or None."""
         if self.key is None:
             return None
-        params = {"account_id": self.account_id, "key": self.key}
-        return db.session.execute(_STORED, params).first()
+        records = _STORED.records({"account_id": self.account_id, "key": self.key})
+        return records[0] if records else None
 
-    def _replay(self, record: Any) -> Response:
-        if record.request_hash != self.fingerprint:
+    def _replay(self, record: dict[str, Any]) -> Response:
+        if record["request_hash"] != self.fingerprint:
             raise ApiError(
                 422,
                 "idempotency_mismatch",
                 f"This {HEADER} was already used with a different request.",
             )
-        response = _json_response(record.response, record.status_code)
+        response = _json_response(record["response"], record["status_code"])
         response.headers["Idempotent-Replayed"] = "true"
         return response
 

@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import String, Text, bindparam, cast, insert, select, update
+from sqlalchemy import String, Text, bindparam, cast, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.accounts.models import Account, SenderAccount
@@ -36,29 +36,32 @@ class EventRules(NamedTuple):
     rules: list[Rule]
 
 
-# Built once, they run on every event. PostgreSQL's JSON type has no equality or containment
-# operator that SQLite shares, so the database narrows the stop rules down by the JSON text
-# (`"shipped"` somewhere in it) and Python checks the decoded list. Only the two columns are
-# read (on the driver's cursor, see webapp.rawsql): loading whole rules decodes every JSON
-# column of every rule.
-_STOP_EVENTS = DriverStatement(
+# Built once, it runs on every event: the rules of the event type and those that list it as a
+# stop event, in one statement. PostgreSQL's JSON type has no equality or containment operator
+# that SQLite shares, so the database narrows the stop rules down by the JSON text (`"shipped"`
+# somewhere in it) and Python checks the decoded list.
+_RULES_FOR_EVENT = (
     scoped_prepared(Rule)
-    .with_only_columns(Rule.id, Rule.stop_events)
-    .where(cast(Rule.stop_events, Text).like(bindparam("quoted_type", type_=Text)))
-)
-_RULES_OF_TYPE = (
-    scoped_prepared(Rule)
-    .where(Rule.event_type == bindparam("event_type"))
+    .where(
+        or_(
+            Rule.event_type == bindparam("event_type"),
+            cast(Rule.stop_events, Text).like(bindparam("quoted_type", type_=Text)),
+        )
+    )
     .order_by(Rule.position, Rule.id)
 )
 
 
 def rules_for_event(account_id: int, event_type: str) -> EventRules:
     """Read the rules an event of `event_type` stops or triggers."""
-    params = {"account_id": account_id, "event_type": event_type}
-    stops = _STOP_EVENTS.records({**params, "quoted_type": f'%"{event_type}"%'})
-    stopping = [row["id"] for row in stops if event_type in (row["stop_events"] or [])]
-    rules = list(db.session.execute(_RULES_OF_TYPE, params).scalars())
+    params = {
+        "account_id": account_id,
+        "event_type": event_type,
+        "quoted_type": f'%"{event_type}"%',
+    }
+    rows = list(db.session.execute(_RULES_FOR_EVENT, params).scalars())
+    stopping = [rule.id for rule in rows if event_type in (rule.stop_events or [])]
+    rules = [rule for rule in rows if rule.event_type == event_type]
     return EventRules(account_id, event_type, stopping, rules)
 
 
