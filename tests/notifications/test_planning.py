@@ -209,3 +209,19 @@ def test_stop_rules_match_the_event_type_exactly(tenant):
     assert rules_for_event(account.id, "partially_shipped").stopping == [partial.id]
     assert rules_for_event(account.id, "cancelled").stopping == [both.id]
     assert rules_for_event(account.id, "delivered").stopping == []
+
+
+def test_disabled_rules_plan_nothing_but_still_stop(tenant):
+    """Planning reads only the enabled rules of the event type; a rule's stop events apply
+    whether it is enabled or not (its messages already waiting are still stopped)."""
+    from webapp.notifications.planning import rules_for_event
+
+    account = tenant.account
+    on = create_rule(account, name="on", event_type="shipped")
+    create_rule(account, name="off", event_type="shipped", enabled=False)
+    stopper = create_rule(
+        account, name="stopper", event_type="invoiced", stop_events=["shipped"], enabled=False
+    )
+    shipped = rules_for_event(account.id, "shipped")
+    assert [r.id for r in shipped.rules] == [on.id]
+    assert shipped.stopping == [stopper.id]

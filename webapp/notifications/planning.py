@@ -32,19 +32,20 @@ class EventRules(NamedTuple):
     event_type: str
     # Ids of the rules that list the event type as a stop event.
     stopping: list[int]
-    # The rules of the event type, in evaluation order.
+    # The enabled rules of the event type, in evaluation order.
     rules: list[Rule]
 
 
-# Built once, it runs on every event: the rules of the event type and those that list it as a
-# stop event, in one statement. PostgreSQL's JSON type has no equality or containment operator
-# that SQLite shares, so the database narrows the stop rules down by the JSON text (`"shipped"`
-# somewhere in it) and Python checks the decoded list.
+# Built once, it runs on every event: the enabled rules of the event type (a disabled rule
+# plans nothing; loading it would decode its JSON columns for nothing) and the rules, enabled or
+# not, that list it as a stop event, in one statement. PostgreSQL's JSON type has no equality or
+# containment operator that SQLite shares, so the database narrows the stop rules down by the
+# JSON text (`"shipped"` somewhere in it) and Python checks the decoded list.
 _RULES_FOR_EVENT = (
     scoped_prepared(Rule)
     .where(
         or_(
-            Rule.event_type == bindparam("event_type"),
+            (Rule.event_type == bindparam("event_type")) & Rule.enabled.is_(True),
             cast(Rule.stop_events, Text).like(bindparam("quoted_type", type_=Text)),
         )
     )
@@ -61,7 +62,7 @@ def rules_for_event(account_id: int, event_type: str) -> EventRules:
     }
     rows = list(db.session.execute(_RULES_FOR_EVENT, params).scalars())
     stopping = [rule.id for rule in rows if event_type in (rule.stop_events or [])]
-    rules = [rule for rule in rows if rule.event_type == event_type]
+    rules = [rule for rule in rows if rule.event_type == event_type and rule.enabled]
     return EventRules(account_id, event_type, stopping, rules)
 
 
