@@ -225,3 +225,23 @@ def test_disabled_rules_plan_nothing_but_still_stop(tenant):
     shipped = rules_for_event(account.id, "shipped")
     assert [r.id for r in shipped.rules] == [on.id]
     assert shipped.stopping == [stopper.id]
+
+
+def test_rules_read_for_an_event_are_the_sessions_objects(tenant):
+    """Read on the driver's cursor, the rules are persistent objects of the session: the one
+    already in its identity map (its expired attributes filled in from the row), else new."""
+    from sqlalchemy import inspect
+
+    from webapp.notifications.planning import rules_for_event
+
+    rule = create_rule(tenant.account, name="on", event_type="shipped", delay_minutes=5)
+    db.session.execute(Rule.__table__.update().where(Rule.id == rule.id).values(delay_minutes=7))
+    db.session.expire(rule)  # as after a commit
+    [found] = rules_for_event(tenant.account.id, "shipped").rules
+    assert found is rule and rule.delay_minutes == 7
+    assert not db.session.dirty and inspect(rule).persistent
+    db.session.expunge_all()
+    [fresh] = rules_for_event(tenant.account.id, "shipped").rules
+    assert fresh is not rule and inspect(fresh).persistent and fresh.delay_minutes == 7
+    assert fresh.stop_events == [] and fresh.enabled is True
+    assert not db.session.dirty and not db.session.new

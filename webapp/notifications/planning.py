@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import String, Text, bindparam, cast, insert, or_, select, update
+from sqlalchemy import String, Text, bindparam, cast, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from webapp.accounts.models import Account, SenderAccount
 from webapp.channels.sms.phone import InvalidPhoneNumber, default_region, normalise_phone
@@ -36,13 +39,16 @@ class EventRules(NamedTuple):
     rules: list[Rule]
 
 
-# Built once, it runs on every event: the enabled rules of the event type (a disabled rule
-# plans nothing; loading it would decode its JSON columns for nothing) and the rules, enabled or
-# not, that list it as a stop event, in one statement. PostgreSQL's JSON type has no equality or
-# containment operator that SQLite shares, so the database narrows the stop rules down by the
-# JSON text (`"shipped"` somewhere in it) and Python checks the decoded list.
-_RULES_FOR_EVENT = (
+# Built once, it runs on every event (on the driver's cursor, see webapp.rawsql): the enabled
+# rules of the event type (a disabled rule plans nothing; loading it would decode its JSON
+# columns for nothing) and the rules, enabled or not, that list it as a stop event, in one
+# statement. PostgreSQL's JSON type has no equality or containment operator that SQLite
+# shares, so the database narrows the stop rules down by the JSON text (`"shipped"` somewhere
+# in it) and Python checks the decoded list.
+_RULE_COLUMNS = tuple(Rule.__table__.columns)
+_RULES_FOR_EVENT = DriverStatement(
     scoped_prepared(Rule)
+    .with_only_columns(*_RULE_COLUMNS)
     .where(
         or_(
             (Rule.event_type == bindparam("event_type")) & Rule.enabled.is_(True),
@@ -51,6 +57,27 @@ _RULES_FOR_EVENT = (
     )
     .order_by(Rule.position, Rule.id)
 )
+_RULE_ATTRIBUTES = {column.key: attribute.key for attribute in Rule.__mapper__.column_attrs
+                    for column in attribute.columns}  # fmt: skip
+
+
+def _persistent_rule(record: dict[str, Any]) -> Rule:
+    """The session's Rule for a row read on the driver's cursor: the one already in its
+    identity map (as an ORM query without populate_existing would return it), else a new
+    persistent object as if loaded by one."""
+    session = db.session()
+    known = session.identity_map.get(identity_key(Rule, record["id"]))
+    if known is not None:
+        # What a query refreshes of an object it finds: the attributes expired meanwhile.
+        expired: set[str] = inspect(known).expired_attributes
+        for key, value in record.items():
+            if _RULE_ATTRIBUTES[key] in expired:
+                set_committed_value(known, _RULE_ATTRIBUTES[key], value)
+        return known  # type: ignore[no-any-return]
+    rule = Rule(**{_RULE_ATTRIBUTES[key]: value for key, value in record.items()})
+    make_transient_to_detached(rule)
+    session.add(rule)
+    return rule
 
 
 def rules_for_event(account_id: int, event_type: str) -> EventRules:
@@ -60,7 +87,7 @@ def rules_for_event(account_id: int, event_type: str) -> EventRules:
         "event_type": event_type,
         "quoted_type": f'%"{event_type}"%',
     }
-    rows = list(db.session.execute(_RULES_FOR_EVENT, params).scalars())
+    rows = [_persistent_rule(record) for record in _RULES_FOR_EVENT.records(params)]
     stopping = [rule.id for rule in rows if event_type in (rule.stop_events or [])]
     rules = [rule for rule in rows if rule.event_type == event_type and rule.enabled]
     return EventRules(account_id, event_type, stopping, rules)
