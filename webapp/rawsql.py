@@ -16,10 +16,14 @@ caller keeps the objects it holds in step (`sqlalchemy.orm.attributes.set_commit
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -148,3 +152,41 @@ class DriverStatement:
             return cursor.fetchone()
         finally:
             cursor.close()
+
+
+T = TypeVar("T")
+
+
+_ATTRIBUTE_KEYS: dict[type, dict[str, str]] = {}
+
+
+def _attribute_keys(model: Any) -> dict[str, str]:
+    """Column key -> mapped attribute key of a model's table columns."""
+    keys = _ATTRIBUTE_KEYS.get(model)
+    if keys is None:
+        mapper = model.__mapper__
+        keys = _ATTRIBUTE_KEYS[model] = {
+            column.key: mapper.get_property_by_column(column).key
+            for column in model.__table__.columns
+        }
+    return keys
+
+
+def persistent(model: type[T], values: Mapping[str, Any]) -> T:
+    """The session's object of `model` for a row read with `records()` (every column of its
+    table, by column key): the one already in the identity map, with its expired attributes
+    filled in from the row (what a query without populate_existing does), else a new
+    persistent object, as if loaded by a query."""
+    attributes = _attribute_keys(model)
+    session = db.session()
+    known = session.identity_map.get(identity_key(model, values["id"]))
+    if known is not None:
+        expired: set[str] = inspect(known).expired_attributes
+        for column, value in values.items():
+            if attributes[column] in expired:
+                set_committed_value(known, attributes[column], value)
+        return known  # type: ignore[no-any-return]
+    loaded = model(**{attributes[column]: value for column, value in values.items()})
+    make_transient_to_detached(loaded)
+    session.add(loaded)
+    return loaded

@@ -274,3 +274,34 @@ def test_locking_an_order_the_session_does_not_hold_loads_it(tenant):
     with pytest.raises(NotFound):
         _lock_order(account_id, "7002")
     db.session.rollback()
+
+
+def test_the_event_preload_puts_the_order_and_what_planning_reads_in_the_session(tenant):
+    from tests.support.sql import counted_statements
+    from webapp.accounts.services import create_sender_account
+    from webapp.orders.services import _preload_for_event
+
+    account_id = tenant.account.id
+    upsert_order(account_id, _order_data())
+    sender = create_sender_account(
+        tenant.account, "Shop mail", smtp_url="smtp://127.0.0.1:2525", from_email="s@acme.example"
+    )
+    order = db.session.execute(select(Order).filter_by(number="7001")).scalar_one()
+    order.shop.sender_account_id = sender_id = sender.id
+    db.session.commit()
+    db.session.expunge_all()
+
+    with counted_statements() as statements:
+        account, order, shop, shop_sender, customer = _preload_for_event(account_id, "7001")
+        # Everything planning reads of them is loaded: no further statement.
+        assert (order.shop, order.customer, shop.sender_account) == (shop, customer, shop_sender)
+        assert (account.id, shop_sender.id, customer.email) == (
+            account_id,
+            sender_id,
+            "jan@example.com",
+        )
+        assert order.number == "7001" and order.items is not None
+    assert len(statements) == 2  # the preload, then the order's items (not preloaded)
+    assert not db.session.dirty and not db.session.new
+    assert _preload_for_event(account_id, "no-such-order") == []
+    assert _preload_for_event(account_id + 1000, "7001") == []

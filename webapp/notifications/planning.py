@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from sqlalchemy import String, Text, bindparam, cast, insert, inspect, or_, select, update
+from sqlalchemy import String, Text, bindparam, cast, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from webapp.accounts.models import Account, SenderAccount
 from webapp.channels.sms.phone import InvalidPhoneNumber, default_region, normalise_phone
@@ -21,7 +18,7 @@ from webapp.notifications.rules import rule_skip_reason
 from webapp.notifications.scheduling import now, send_time_for
 from webapp.orders.models import Order, OrderEvent
 from webapp.orders.state import REPEATABLE
-from webapp.rawsql import DriverStatement
+from webapp.rawsql import DriverStatement, persistent
 from webapp.status.services import new_message_link
 from webapp.tenancy import scoped, scoped_prepared
 
@@ -57,27 +54,6 @@ _RULES_FOR_EVENT = DriverStatement(
     )
     .order_by(Rule.position, Rule.id)
 )
-_RULE_ATTRIBUTES = {column.key: attribute.key for attribute in Rule.__mapper__.column_attrs
-                    for column in attribute.columns}  # fmt: skip
-
-
-def _persistent_rule(record: dict[str, Any]) -> Rule:
-    """The session's Rule for a row read on the driver's cursor: the one already in its
-    identity map (as an ORM query without populate_existing would return it), else a new
-    persistent object as if loaded by one."""
-    session = db.session()
-    known = session.identity_map.get(identity_key(Rule, record["id"]))
-    if known is not None:
-        # What a query refreshes of an object it finds: the attributes expired meanwhile.
-        expired: set[str] = inspect(known).expired_attributes
-        for key, value in record.items():
-            if _RULE_ATTRIBUTES[key] in expired:
-                set_committed_value(known, _RULE_ATTRIBUTES[key], value)
-        return known  # type: ignore[no-any-return]
-    rule = Rule(**{_RULE_ATTRIBUTES[key]: value for key, value in record.items()})
-    make_transient_to_detached(rule)
-    session.add(rule)
-    return rule
 
 
 def rules_for_event(account_id: int, event_type: str) -> EventRules:
@@ -87,7 +63,7 @@ def rules_for_event(account_id: int, event_type: str) -> EventRules:
         "event_type": event_type,
         "quoted_type": f'%"{event_type}"%',
     }
-    rows = [_persistent_rule(record) for record in _RULES_FOR_EVENT.records(params)]
+    rows = [persistent(Rule, record) for record in _RULES_FOR_EVENT.records(params)]
     stopping = [rule.id for rule in rows if event_type in (rule.stop_events or [])]
     rules = [rule for rule in rows if rule.event_type == event_type and rule.enabled]
     return EventRules(account_id, event_type, stopping, rules)

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import phonenumbers
 from flask import current_app
-from sqlalchemy import bindparam, insert, update
-from sqlalchemy.orm import joinedload, make_transient_to_detached
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from webapp.accounts.models import CHANNELS, Account, Shop
+from webapp.accounts.models import CHANNELS, Account, SenderAccount, Shop
 from webapp.accounts.services import CODE_RE, ValidationError, get_shop_by_code, normalise_email
 from webapp.config import SUPPORTED_LANGUAGES
 from webapp.dbtypes import utcnow
@@ -36,7 +36,7 @@ from webapp.orders.models import (
 )
 from webapp.orders.signals import event_arriving, event_committed, event_recorded
 from webapp.orders.state import EVENT_TYPES, REPEATABLE, TRANSITIONS, next_state
-from webapp.rawsql import DriverStatement
+from webapp.rawsql import DriverStatement, persistent
 from webapp.tenancy import NotFound, get_scoped, get_scoped_or_raise, scoped, scoped_prepared
 
 if TYPE_CHECKING:
@@ -412,14 +412,30 @@ def _lock_order(account_id: int, number: str) -> Order:
     return order
 
 
-# Built once: the order with its shop and customer, and its account, in one statement.
-_ORDER_WITH_ACCOUNT = (
-    scoped_prepared(Order)
-    .add_columns(Account)
+# Built once: the order with its account, shop (and the shop's own sender account: planning
+# picks it, sender_for_order, under the lock) and customer, in one statement on the driver's
+# cursor (see webapp.rawsql), each column labelled with its row's name.
+_PRELOADED = (
+    ("order", Order),
+    ("account", Account),
+    ("shop", Shop),
+    ("sender", SenderAccount),
+    ("customer", Customer),
+)
+_ORDER_FOR_EVENT = DriverStatement(
+    select(
+        *(
+            column.label(f"{name}__{column.key}")
+            for name, model in _PRELOADED
+            for column in model.__table__.columns
+        )
+    )
+    .select_from(Order)
     .join(Account, Account.id == Order.account_id)
-    .where(Order.number == bindparam("number"))
-    # The shop's own sender account too: planning picks it (sender_for_order) under the lock.
-    .options(joinedload(Order.shop).joinedload(Shop.sender_account), joinedload(Order.customer))
+    .join(Shop, Shop.id == Order.shop_id)
+    .outerjoin(SenderAccount, SenderAccount.id == Shop.sender_account_id)
+    .join(Customer, Customer.id == Order.customer_id)
+    .where(Order.account_id == bindparam("account_id"), Order.number == bindparam("number"))
 )
 
 
@@ -434,12 +450,24 @@ def _preload_for_event(account_id: int, number: str) -> list[Any]:
     """
     if not isinstance(number, str) or not NUMBER_RE.match(number):
         return []
-    params = {"account_id": account_id, "number": number}
-    row = db.session.execute(_ORDER_WITH_ACCOUNT, params).unique().first()
-    if row is None:
+    records = _ORDER_FOR_EVENT.records({"account_id": account_id, "number": number})
+    if not records:
         return []  # the order is not found under the lock either
-    order, account = row
-    return [account, order, order.shop, order.shop.sender_account, order.customer]
+    rows: dict[str, dict[str, Any]] = {name: {} for name, _ in _PRELOADED}
+    for label, value in records[0].items():
+        name, _, column = label.partition("__")
+        rows[name][column] = value
+    order = persistent(Order, rows["order"])
+    account = persistent(Account, rows["account"])
+    shop = persistent(Shop, rows["shop"])
+    sender = persistent(SenderAccount, rows["sender"]) if rows["sender"]["id"] is not None else None
+    customer = persistent(Customer, rows["customer"])
+    # The many-to-one links the ORM's joined loading would have set.
+    for parent, key, value in ((order, "shop", shop), (order, "customer", customer),
+                               (shop, "sender_account", sender)):  # fmt: skip
+        if key not in parent.__dict__:
+            set_committed_value(parent, key, value)
+    return [account, order, shop, sender, customer]
 
 
 # Built once: it runs on every event, while the order is locked (on the driver's cursor, see
