@@ -139,3 +139,32 @@ def test_records_convert_values_by_column_type(tenant):
         {"id": message.id, "sent_at": when, "attachments": [{"type": "document", "id": 3}]}
     ]
     assert rows[0]["sent_at"].tzinfo is not None
+
+
+def test_persistent_makes_a_row_the_sessions_object(tenant):
+    from sqlalchemy import inspect
+
+    from webapp.rawsql import persistent
+
+    message_id = _message(tenant).id
+    read = DriverStatement(
+        select(*Message.__table__.columns).where(Message.id == bindparam("b_id"))
+    )
+    db.session.expunge_all()
+    [row] = read.records({"b_id": message_id})
+    with counted_statements() as statements:
+        message = persistent(Message, row)
+        # Loaded as a query would load it: clean, persistent, every column readable as is.
+        assert inspect(message).persistent and not db.session.dirty
+        assert (message.state, message.error, message.bcc) == ("sending", "old", [])
+        assert db.session.get(Message, message_id) is message
+    assert statements == []
+    # An object the session holds is returned as it is, its expired columns filled from the row.
+    db.session.execute(update(Message).values(error="new").where(Message.id == message_id))
+    db.session.expire(message, ["error"])
+    message.state = "changed"  # a pending change stays
+    [row] = read.records({"b_id": message_id})
+    with counted_statements() as statements:
+        assert persistent(Message, row) is message
+        assert (message.error, message.state) == ("new", "changed")
+    assert statements == []

@@ -186,7 +186,10 @@ def persistent(model: type[T], values: Mapping[str, Any]) -> T:
             if attributes[column] in expired:
                 set_committed_value(known, attributes[column], value)
         return known  # type: ignore[no-any-return]
-    loaded = model(**{attributes[column]: value for column, value in values.items()})
+    # As the ORM builds a loaded object: no constructor, the values straight into its dict
+    # (no attribute events, no change history), then made persistent with its identity.
+    loaded = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    loaded.__dict__.update({attributes[column]: value for column, value in values.items()})
     make_transient_to_detached(loaded)
     session.add(loaded)
-    return loaded
+    return loaded  # type: ignore[no-any-return]

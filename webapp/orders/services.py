@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import phonenumbers
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -583,10 +582,7 @@ def _insert_event(**values: Any) -> OrderEvent:
     of the session, as if loaded after the INSERT (its `order` comes from the identity map)."""
     row = _INSERT_EVENT.first(values)
     assert row is not None
-    event = OrderEvent(id=row[0], **values)
-    make_transient_to_detached(event)
-    db.session.add(event)
-    return event
+    return persistent(OrderEvent, {"id": row[0], **values})
 
 
 def _apply_event(
