@@ -160,11 +160,16 @@ def test_persistent_makes_a_row_the_sessions_object(tenant):
         assert db.session.get(Message, message_id) is message
     assert statements == []
     # An object the session holds is returned as it is, its expired columns filled from the row.
-    db.session.execute(update(Message).values(error="new").where(Message.id == message_id))
-    db.session.expire(message, ["error"])
+    db.session.execute(
+        update(Message).values(error="new", to_name="Jan").where(Message.id == message_id)
+    )
+    db.session.expire(message, ["error", "to_name"])
     message.state = "changed"  # a pending change stays
+    message.to_name = "Set after expiry"  # so does one made to an expired attribute
     [row] = read.records({"b_id": message_id})
     with counted_statements() as statements:
         assert persistent(Message, row) is message
         assert (message.error, message.state) == ("new", "changed")
+        assert message.to_name == "Set after expiry"
     assert statements == []
+    assert message in db.session.dirty

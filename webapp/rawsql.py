@@ -175,16 +175,23 @@ def _attribute_keys(model: Any) -> dict[str, str]:
 def persistent(model: type[T], values: Mapping[str, Any]) -> T:
     """The session's object of `model` for a row read with `records()` (every column of its
     table, by column key): the one already in the identity map, with its expired attributes
-    filled in from the row (what a query without populate_existing does), else a new
-    persistent object, as if loaded by a query."""
+    that hold no change filled in from the row (what a query without populate_existing does),
+    else a new persistent object, as if loaded by a query.
+
+    For models with an integer primary key `id` and no inheritance. Like every DriverStatement,
+    the read before it does not flush the session: callers read rows before they change them.
+    """
     attributes = _attribute_keys(model)
     session = db.session()
     known = session.identity_map.get(identity_key(model, values["id"]))
     if known is not None:
-        expired: set[str] = inspect(known).expired_attributes
+        state = inspect(known)
+        expired: set[str] = state.expired_attributes
         for column, value in values.items():
-            if attributes[column] in expired:
-                set_committed_value(known, attributes[column], value)
+            key = attributes[column]
+            # An expired attribute set since holds a change (in the object's dict): kept.
+            if key in expired and key not in state.dict:
+                set_committed_value(known, key, value)
         return known  # type: ignore[no-any-return]
     # As the ORM builds a loaded object: no constructor, the values straight into its dict
     # (no attribute events, no change history), then made persistent with its identity.

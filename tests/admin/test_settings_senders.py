@@ -114,6 +114,10 @@ def _audit(action: str) -> list[AuditLog]:
         ({"from_email": "no-at-sign"}, "from_email", "valid e-mail address"),
         ({"reply_to": "x@"}, "reply_to", "valid e-mail address"),
         ({"bcc": "ok@acme.example, broken@"}, "bcc", "broken@"),
+        # Sent from or copied to on every message: no SMTPUTF8 (not supported by delivery).
+        ({"from_email": "jürgen@acme.example"}, "from_email", "before the @-sign"),
+        ({"reply_to": "jürgen@acme.example"}, "reply_to", "before the @-sign"),
+        ({"bcc": "ok@acme.example, jürgen@acme.example"}, "bcc", "before the @-sign"),
         ({"bcc": ",".join(f"a{i}@acme.example" for i in range(11))}, "bcc", "At most 10"),
         ({"shop_id": "424242"}, "shop_id", "Not a valid choice"),
     ],

@@ -93,10 +93,17 @@ class Conflict(ValueError):
 # --- helpers -------------------------------------------------------------------------------
 
 
-def normalise_email(value: str, field: str = "email") -> str:
-    """Validate an e-mail address syntactically and return its normalised form."""
+def normalise_email(value: str, field: str = "email", *, sender: bool = False) -> str:
+    """Validate an e-mail address syntactically and return its normalised form.
+
+    An address messages are sent from or copied to (`sender`) must not need SMTPUTF8
+    (characters outside ASCII before the @), which delivery does not support: every message
+    would fail on it. A customer's address may: only that customer's messages fail, with the
+    reason."""
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        return validate_email(
+            value, check_deliverability=False, allow_smtputf8=not sender
+        ).normalized
     except EmailNotValidError as exc:
         raise ValidationError(field, str(exc)) from exc
 
@@ -528,8 +535,8 @@ def create_sender_account(
         raise ValidationError("security", f"must be one of {', '.join(SMTP_SECURITY)}")
     if target.port == 465 and smtp_url.startswith("smtps"):
         security = "ssl"
-    from_email = normalise_email(from_email, "from_email")
-    bcc_list = [normalise_email(b.strip(), "bcc") for b in (bcc or []) if b.strip()]
+    from_email = normalise_email(from_email, "from_email", sender=True)
+    bcc_list = [normalise_email(b.strip(), "bcc", sender=True) for b in (bcc or []) if b.strip()]
     if from_name and any(c in from_name for c in "\r\n"):
         raise ValidationError("from_name", "must not contain line breaks")
     sender = SenderAccount(
@@ -833,14 +840,14 @@ def _apply_smtp_settings(account_id: int, sender: SenderAccount, settings: SmtpS
     username = _blank_to_none(settings.username)
     if username and len(username) > 255:
         raise ValidationError("username", N_("must be at most 255 characters long"))
-    from_email = normalise_email((settings.from_email or "").strip(), "from_email")
+    from_email = normalise_email((settings.from_email or "").strip(), "from_email", sender=True)
     from_name = _blank_to_none(settings.from_name)
     if from_name and (any(c in from_name for c in "\r\n") or len(from_name) > 200):
         raise ValidationError("from_name", N_("must be one line of at most 200 characters"))
     reply_to = _blank_to_none(settings.reply_to)
     if reply_to:
-        reply_to = normalise_email(reply_to, "reply_to")
-    bcc = [normalise_email(b, "bcc") for b in settings.bcc or []]
+        reply_to = normalise_email(reply_to, "reply_to", sender=True)
+    bcc = [normalise_email(b, "bcc", sender=True) for b in settings.bcc or []]
     if len(bcc) > 10:
         raise ValidationError("bcc", N_("at most 10 addresses"))
     if settings.shop_id is not None and get_scoped(Shop, account_id, id=settings.shop_id) is None:
@@ -1155,7 +1162,7 @@ def update_account_settings(
         raise ValidationError("status_link_days", N_("must be between 1 and 365"))
     merchant_email = _blank_to_none(settings.merchant_email)
     if merchant_email:
-        merchant_email = normalise_email(merchant_email, "merchant_email")
+        merchant_email = normalise_email(merchant_email, "merchant_email", sender=True)
     values: dict[str, Any] = {
         "name": name,
         "service_enabled": bool(settings.service_enabled),

@@ -103,7 +103,8 @@ def check_headers(email: OutgoingEmail) -> None:
         if not ascii_address(values[name]).isascii():
             raise UnsupportedAddress(
                 f"the {name} {values[name]} cannot be used: characters outside ASCII before "
-                "the @ need SMTPUTF8, which is not supported"
+                "the @ need SMTPUTF8, which is not supported (a domain outside ASCII is sent "
+                "in its IDNA form, which this one does not have)"
             )
 
 
@@ -351,17 +352,20 @@ class SmtpSession:
         except (OSError, smtplib.SMTPException):
             self.close()
 
-    def close(self) -> None:
-        """Say goodbye to the server (or just drop the socket when it is gone). A message
-        begun and not finished is left to the server: its reply is read and dropped first,
-        so the goodbye is not taken for it."""
+    def close(self, *, quit: bool = True) -> None:  # noqa: A002 - smtplib's word
+        """Say goodbye to the server (or just drop the socket when it is gone, or when `quit`
+        is False). A message begun and not finished is left to the server: its reply is read
+        and dropped first, so the goodbye is not taken for it."""
         pending, self._pending = self._pending, None
         if self._connection is not None and self._connection.host is not None:
             host = self._connection.host
             try:
-                if pending is not None:
-                    host.getreply()
-                host.quit()
+                if not quit:
+                    host.close()
+                else:
+                    if pending is not None:
+                        host.getreply()
+                    host.quit()
             except (OSError, smtplib.SMTPException):
                 host.close()
         self._connection = None
@@ -466,10 +470,10 @@ class SmtpSession:
         data = host.getreply() if single else None
         failed = mail[0] != 250 or recipients[0] in refused
         if failed and data is not None and data[0] == 354:
-            # A server that took DATA after a refused envelope gets empty data, ended at once
-            # (RFC 2920, 3.1); it has no recipient to deliver it to.
-            host.send(b".\r\n")
-            host.getreply()
+            # A server that takes DATA after a refused envelope is not to be trusted with even
+            # empty data (it might deliver it): the connection is dropped, which aborts the
+            # transaction, and the next message opens a new one.
+            self.close(quit=False)
         if mail[0] != 250:
             raise self._refusal(*mail)
         if recipients[0] in refused:

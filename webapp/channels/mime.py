@@ -20,6 +20,8 @@ import random
 from collections.abc import Iterable
 from email.utils import encode_rfc2231, formataddr, formatdate
 
+import idna
+
 CRLF = "\r\n"
 # RFC 5322 recommends header lines of at most 78 characters (998 is the hard limit).
 HEADER_WIDTH = 78
@@ -78,13 +80,15 @@ def _unstructured(name: str, value: str) -> str:
 
 
 def ascii_address(address: str) -> str:
-    """The address with an internationalised domain in its ASCII (IDNA) form."""
+    """The address with an internationalised domain in its ASCII form (IDNA 2008 with UTS 46
+    mapping, as email-validator checks it: `straße.de` is `xn--strae-oqa.de`, not the other
+    domain `strasse.de` of Python's IDNA 2003 codec); unchanged when it has none."""
     if address.isascii() or "@" not in address:
         return address
     local, _, domain = address.rpartition("@")
     try:
-        return f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except (idna.IDNAError, UnicodeError):
         return address
 
 
