@@ -66,6 +66,17 @@ def test_a_refused_sender_fails_the_message_and_the_session_goes_on(app, either,
     assert [m.subject for m in either.wait_for(2)] == ["Mail 2", "Mail 3"]
 
 
+def test_a_connection_lost_mid_envelope_is_retried_on_a_new_one(app, either, sender):
+    either.mail_reply = "drop"
+    with SmtpSession(sender, timeout=5) as session:
+        with pytest.raises(TemporaryFailure) as failure:
+            session.send(outgoing(1))
+        assert failure.value.code in (None, 421) and not session.pending
+        either.mail_reply = None
+        assert session.send(outgoing(2)).code == 250
+    assert [m.subject for m in either.wait_for(1)] == ["Mail 2"]
+
+
 def test_a_refused_recipient_fails_the_message_and_the_session_goes_on(app, either, sender):
     either.rcpt_replies["kunde1@example.org"] = "550 5.1.1 User unknown"
     with SmtpSession(sender, timeout=5) as session:

@@ -72,7 +72,8 @@ class RecordingSMTP:
         self.port = port or free_port()
         self.mode = "accept"
         self.pipelining = pipelining
-        # Replies to MAIL FROM (None: accept) and to RCPT TO of single addresses.
+        # Replies to MAIL FROM (None: accept; "drop": close the connection) and to RCPT TO of
+        # single addresses.
         self.mail_reply: str | None = None
         self.rcpt_replies: dict[str, str] = {}
         # For each MAIL FROM: the commands the client had sent after it before its reply (what
@@ -97,6 +98,9 @@ class RecordingSMTP:
     async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
         with self._lock:
             self.sent_with_mail.append(bytes(server._reader._buffer))
+        if self.mail_reply == "drop":  # the server goes away mid-envelope
+            server.transport.close()
+            return "421 4.3.2 Closing"
         if self.mail_reply is not None:
             return self.mail_reply
         envelope.mail_from = address
