@@ -160,7 +160,7 @@ T = TypeVar("T")
 _ATTRIBUTE_KEYS: dict[type, dict[str, str]] = {}
 
 
-def _attribute_keys(model: Any) -> dict[str, str]:
+def attribute_keys(model: Any) -> dict[str, str]:
     """Column key -> mapped attribute key of a model's table columns."""
     keys = _ATTRIBUTE_KEYS.get(model)
     if keys is None:
@@ -181,7 +181,7 @@ def persistent(model: type[T], values: Mapping[str, Any]) -> T:
     For models with an integer primary key `id` and no inheritance. Like every DriverStatement,
     the read before it does not flush the session: callers read rows before they change them.
     """
-    attributes = _attribute_keys(model)
+    attributes = attribute_keys(model)
     session = db.session()
     known = session.identity_map.get(identity_key(model, values["id"]))
     if known is not None:

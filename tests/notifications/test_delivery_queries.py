@@ -113,12 +113,18 @@ def _wire_id(tenant, message_id: int) -> bytes:
     return f"<msg-{message_id}.{tenant.account.id}.statuslink@".encode()
 
 
+def _plan_with_second_answered(tenant, smtp_server, prefix: str, reply: str) -> list[int]:
+    """Three messages planned; the server gives the second this final reply. Their ids."""
+    _plan(tenant, 3, prefix)
+    ids = sorted(m.id for m in messages(tenant))
+    smtp_server.data_replies[_wire_id(tenant, ids[1])] = reply
+    return ids
+
+
 def test_each_final_reply_decides_its_own_message_while_the_next_is_prepared(
     engine_ready, smtp_server, clock
 ):
-    _plan(engine_ready, 3, "F")
-    ids = sorted(m.id for m in messages(engine_ready))
-    smtp_server.data_replies[_wire_id(engine_ready, ids[1])] = "554 5.7.1 Refused as spam"
+    ids = _plan_with_second_answered(engine_ready, smtp_server, "F", "554 5.7.1 Refused as spam")
     report = deliver_due_messages()
     assert (report.sent, report.failed) == (2, 1)
     first, second, third = messages(engine_ready)
@@ -140,9 +146,7 @@ def test_each_final_reply_decides_its_own_message_while_the_next_is_prepared(
 def test_a_connection_lost_before_a_final_reply_puts_the_rest_of_the_batch_back(
     engine_ready, smtp_server, clock
 ):
-    _plan(engine_ready, 3, "L")
-    ids = sorted(m.id for m in messages(engine_ready))
-    smtp_server.data_replies[_wire_id(engine_ready, ids[1])] = "drop"
+    _plan_with_second_answered(engine_ready, smtp_server, "L", "drop")
     report = deliver_due_messages()
     assert (report.sent, report.retried) == (1, 2)
     first, second, third = messages(engine_ready)

@@ -352,15 +352,15 @@ class SmtpSession:
         except (OSError, smtplib.SMTPException):
             self.close()
 
-    def close(self, *, quit: bool = True) -> None:  # noqa: A002 - smtplib's word
-        """Say goodbye to the server (or just drop the socket when it is gone, or when `quit`
-        is False). A message begun and not finished is left to the server: its reply is read
-        and dropped first, so the goodbye is not taken for it."""
+    def close(self, *, drop: bool = False) -> None:
+        """Say goodbye to the server (or just drop the socket when it is gone, or when told
+        to `drop` it). A message begun and not finished is left to the server: its reply is
+        read and dropped first, so the goodbye is not taken for it."""
         pending, self._pending = self._pending, None
         if self._connection is not None and self._connection.host is not None:
             host = self._connection.host
             try:
-                if not quit:
+                if drop:
                     host.close()
                 else:
                     if pending is not None:
@@ -421,6 +421,24 @@ class SmtpSession:
         self._reset()
         return _classify(code, self._scrub(_reply_text(reply)))
 
+    def _note_recipient(
+        self, refused: dict[str, tuple[int, str]], address: str, code: int, reply: bytes
+    ) -> None:
+        if code not in (250, 251):
+            refused[address] = (code, self._scrub(_reply_text(reply)))
+
+    def _check_main_recipient(
+        self, refused: dict[str, tuple[int, str]], recipients: list[str]
+    ) -> None:
+        """Raise the refusal of the first recipient (the message then goes to none)."""
+        if recipients[0] in refused:
+            self._reset()
+            raise _classify(*refused[recipients[0]])
+
+    def _check_data(self, code: int, reply: bytes) -> None:
+        if code != 354:
+            raise self._refusal(code, reply)
+
     def _envelope_stepwise(
         self, host: smtplib.SMTP, from_email: str, recipients: list[str]
     ) -> dict[str, tuple[int, str]]:
@@ -432,17 +450,11 @@ class SmtpSession:
             raise self._refusal(code, reply)
         refused: dict[str, tuple[int, str]] = {}
         for address in recipients:
-            code, reply = _envelope(host, "RCPT", "TO", address)
-            if code not in (250, 251):
-                refused[address] = (code, self._scrub(_reply_text(reply)))
-        if recipients[0] in refused:
-            self._reset()
-            raise _classify(*refused[recipients[0]])
+            self._note_recipient(refused, address, *_envelope(host, "RCPT", "TO", address))
+        self._check_main_recipient(refused, recipients)
         # smtplib's data(), split before its last read.
         host.putcmd("data")
-        code, reply = host.getreply()
-        if code != 354:
-            raise self._refusal(code, reply)
+        self._check_data(*host.getreply())
         return refused
 
     def _envelope_pipelined(
@@ -464,26 +476,21 @@ class SmtpSession:
         mail = host.getreply()
         refused: dict[str, tuple[int, str]] = {}
         for address in recipients:
-            code, reply = host.getreply()
-            if code not in (250, 251):
-                refused[address] = (code, self._scrub(_reply_text(reply)))
+            self._note_recipient(refused, address, *host.getreply())
         data = host.getreply() if single else None
         failed = mail[0] != 250 or recipients[0] in refused
         if failed and data is not None and data[0] == 354:
             # A server that takes DATA after a refused envelope is not to be trusted with even
             # empty data (it might deliver it): the connection is dropped, which aborts the
             # transaction, and the next message opens a new one.
-            self.close(quit=False)
+            self.close(drop=True)
         if mail[0] != 250:
             raise self._refusal(*mail)
-        if recipients[0] in refused:
-            self._reset()
-            raise _classify(*refused[recipients[0]])
+        self._check_main_recipient(refused, recipients)
         if data is None:
             host.putcmd("data")
             data = host.getreply()
-        if data[0] != 354:
-            raise self._refusal(*data)
+        self._check_data(*data)
         return refused
 
     @property

@@ -42,10 +42,9 @@ class EventRules(NamedTuple):
 # statement. PostgreSQL's JSON type has no equality or containment operator that SQLite
 # shares, so the database narrows the stop rules down by the JSON text (`"shipped"` somewhere
 # in it) and Python checks the decoded list.
-_RULE_COLUMNS = tuple(Rule.__table__.columns)
 _RULES_FOR_EVENT = DriverStatement(
     scoped_prepared(Rule)
-    .with_only_columns(*_RULE_COLUMNS)
+    .with_only_columns(*Rule.__table__.columns)
     .where(
         or_(
             (Rule.event_type == bindparam("event_type")) & Rule.enabled.is_(True),

@@ -35,7 +35,7 @@ from webapp.orders.models import (
 )
 from webapp.orders.signals import event_arriving, event_committed, event_recorded
 from webapp.orders.state import EVENT_TYPES, REPEATABLE, TRANSITIONS, next_state
-from webapp.rawsql import DriverStatement, persistent
+from webapp.rawsql import DriverStatement, attribute_keys, persistent
 from webapp.tenancy import NotFound, get_scoped, get_scoped_or_raise, scoped, scoped_prepared
 
 if TYPE_CHECKING:
@@ -357,10 +357,6 @@ _LOCK_RETURNING = DriverStatement(
     .returning(*Order.__table__.columns)
 )
 _MISSING = object()
-_ORDER_ATTRIBUTES = {
-    column.key: Order.__mapper__.get_property_by_column(column).key
-    for column in Order.__table__.columns
-}
 
 
 def _lock_order(account_id: int, number: str) -> Order:
@@ -384,9 +380,9 @@ def _lock_order(account_id: int, number: str) -> Order:
             # The order read before the lock (_preload_for_event) is current unless another
             # writer changed it in between: then it is expired, and read again (with its
             # shop and customer) when used, under the lock.
-            loaded = order.__dict__
+            loaded, order_attributes = order.__dict__, attribute_keys(Order)
             if any(
-                loaded.get(_ORDER_ATTRIBUTES[column], _MISSING) != value
+                loaded.get(order_attributes[column], _MISSING) != value
                 for column, value in rows[0].items()
                 if column != "updated_at"
             ):
