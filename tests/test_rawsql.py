@@ -173,3 +173,50 @@ def test_persistent_makes_a_row_the_sessions_object(tenant):
         assert message.to_name == "Set after expiry"
     assert statements == []
     assert message in db.session.dirty
+
+
+def test_records_convert_numeric_columns_as_the_orm_does(tenant):
+    """psycopg's Numeric needs the column's database type (the driver's type code)."""
+    from decimal import Decimal
+
+    from sqlalchemy import cast
+    from sqlalchemy.types import Float, Numeric
+
+    read = DriverStatement(
+        select(
+            cast(bindparam("price", type_=Numeric(12, 2)), Numeric(12, 2)).label("price"),
+            cast(bindparam("ratio", type_=Float), Float).label("ratio"),
+        )
+    )
+    [row] = read.records({"price": Decimal("24.90"), "ratio": 0.5})
+    assert row == {"price": Decimal("24.90"), "ratio": 0.5}
+    assert isinstance(row["price"], Decimal)
+
+
+def test_persistent_objects_load_relationships_save_changes_and_refresh(tenant):
+    from tests.support.outbox import event, place_order
+    from webapp.orders.models import Order
+    from webapp.rawsql import labelled, persistent, split_record
+
+    place_order(tenant, "RAW-1")
+    event(tenant, "RAW-1")
+    read = DriverStatement(
+        select(*labelled("order", Order)).where(Order.number == bindparam("number"))
+    )
+    db.session.expunge_all()
+    [record] = read.records({"number": "RAW-1"})
+    order = persistent(Order, split_record(record)["order"])
+    assert order.number == "RAW-1" and not db.session.dirty
+    # Relationships not read with the row load on first access, as after a query.
+    assert order.shop.id == order.shop_id and [e.type for e in order.events]
+    order.note = "changed"
+    db.session.commit()
+    assert (
+        db.session.execute(select(Order.note).where(Order.id == order.id)).scalar_one() == "changed"
+    )
+    # refresh: every column from the row, a pending change included (as populate_existing).
+    order.note = "pending"
+    [record] = read.records({"number": "RAW-1"})
+    assert persistent(Order, split_record(record)["order"], refresh=True) is order
+    assert order.note == "changed"
+    db.session.rollback()

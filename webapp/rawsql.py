@@ -21,9 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy import inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -33,7 +31,7 @@ _Processor = Callable[[Any], Any] | None
 
 
 class _Compiled:
-    __slots__ = ("sql", "binds", "positional", "literals", "columns")
+    __slots__ = ("sql", "binds", "positional", "literals", "dialect", "result_types", "columns")
 
     def __init__(self, statement: ClauseElement, dialect: Dialect):
         compiled = statement.compile(dialect=dialect)
@@ -45,11 +43,15 @@ class _Compiled:
             (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in (compiled.positiontup or compiled.binds)
         ]
-        # (key, result processor or None) of each column a SELECT or RETURNING gives back.
-        self.columns: list[tuple[str, _Processor]] = [
-            (column.keyname, column.type.dialect_impl(dialect).result_processor(dialect, None))
+        # (key, type) of each column a SELECT or RETURNING gives back; their result processors
+        # are made when the first rows come, with the driver's type codes (psycopg's Numeric
+        # processor depends on the column's database type).
+        self.dialect = dialect
+        self.result_types = [
+            (column.keyname, column.type.dialect_impl(dialect))
             for column in compiled._result_columns
         ]
+        self.columns: list[tuple[str, _Processor]] | None = None
         # Values written into the statement (`outcome == "applied"`, `.limit(1)`) are bound
         # parameters too, with their value fixed when the statement was built.
         self.literals: dict[str, Any] = {
@@ -57,6 +59,15 @@ class _Compiled:
             for name, bind in compiled.binds.items()
             if bind.value is not None and bind.callable is None
         }
+
+    def result_columns(self, description: Any) -> list[tuple[str, _Processor]]:
+        """(key, result processor or None) of each column of a result."""
+        if self.columns is None:
+            self.columns = [
+                (key, impl.result_processor(self.dialect, column[1]))
+                for (key, impl), column in zip(self.result_types, description, strict=True)
+            ]
+        return self.columns
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         if self.literals:
@@ -135,12 +146,13 @@ class DriverStatement:
         cursor, compiled = self._run(values)
         try:
             rows = cursor.fetchall()
+            columns = compiled.result_columns(cursor.description)
         finally:
             cursor.close()
         return [
             {
                 key: value if convert is None else convert(value)
-                for (key, convert), value in zip(compiled.columns, row, strict=True)
+                for (key, convert), value in zip(columns, row, strict=True)
             }
             for row in rows
         ]
@@ -172,31 +184,72 @@ def attribute_keys(model: Any) -> dict[str, str]:
     return keys
 
 
-def persistent(model: type[T], values: Mapping[str, Any]) -> T:
+def labelled(name: str, model: Any) -> list[Any]:
+    """Every table column of `model`, labelled `<name>__<column key>`: the columns of several
+    rows read by one statement (a join), told apart again by `split_record`."""
+    return [column.label(f"{name}__{column.key}") for column in model.__table__.columns]
+
+
+_LABELS: dict[str, tuple[str, str]] = {}
+
+
+def split_record(record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A record of `labelled` columns as {name: {column key: value}}."""
+    rows: dict[str, dict[str, Any]] = {}
+    for label, value in record.items():
+        parts = _LABELS.get(label)
+        if parts is None:
+            name, _, column = label.partition("__")
+            parts = _LABELS[label] = (name, column)
+        row = rows.get(parts[0])
+        if row is None:
+            row = rows[parts[0]] = {}
+        row[parts[1]] = value
+    return rows
+
+
+def persistent(
+    model: type[T], values: Mapping[str, Any], *, refresh: bool = False, session: Any = None
+) -> T:
     """The session's object of `model` for a row read with `records()` (every column of its
     table, by column key): the one already in the identity map, with its expired attributes
-    that hold no change filled in from the row (what a query without populate_existing does),
-    else a new persistent object, as if loaded by a query.
+    that hold no change filled in from the row (what a query without populate_existing does;
+    with `refresh`, every attribute, as populate_existing does), else a new persistent object,
+    as if loaded by a query. `session`: the current session (db.session() when not given).
 
     For models with an integer primary key `id` and no inheritance. Like every DriverStatement,
     the read before it does not flush the session: callers read rows before they change them.
     """
     attributes = attribute_keys(model)
-    session = db.session()
-    known = session.identity_map.get(identity_key(model, values["id"]))
+    if session is None:
+        session = db.session()
+    # The identity key of a model without inheritance: (class, primary key, identity token).
+    key = (model, (values["id"],), None)
+    known = session.identity_map.get(key)
     if known is not None:
-        state = inspect(known)
-        expired: set[str] = state.expired_attributes
+        if refresh:
+            for column, value in values.items():
+                set_committed_value(known, attributes[column], value)
+            return known  # type: ignore[no-any-return]
+        known_state = inspect(known)
+        expired: set[str] = known_state.expired_attributes
         for column, value in values.items():
-            key = attributes[column]
+            attribute = attributes[column]
             # An expired attribute set since holds a change (in the object's dict): kept.
-            if key in expired and key not in state.dict:
-                set_committed_value(known, key, value)
+            if attribute in expired and attribute not in known_state.dict:
+                set_committed_value(known, attribute, value)
         return known  # type: ignore[no-any-return]
-    # As the ORM builds a loaded object: no constructor, the values straight into its dict
-    # (no attribute events, no change history), then made persistent with its identity.
+    # As the ORM's loading builds a loaded object (sqlalchemy.orm.loading._instance): no
+    # constructor, the values straight into its dict (no attribute events, no change history),
+    # its identity set and the state put into the identity map, unchanged; what is not in the
+    # dict (relationships) loads on first access. Session.add would cascade along every
+    # relationship and cost as much as the whole row.
     loaded = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
     loaded.__dict__.update({attributes[column]: value for column, value in values.items()})
-    make_transient_to_detached(loaded)
-    session.add(loaded)
+    state = instance_state(loaded)
+    state.key = key
+    state.session_id = session.hash_key
+    session.identity_map._add_unpresent(state, key)  # noqa: SLF001 - as loading does
+    if session.dispatch.loaded_as_persistent:
+        session.dispatch.loaded_as_persistent(session, state)
     return loaded  # type: ignore[no-any-return]

@@ -46,6 +46,61 @@ def test_without_pipelining_each_command_waits_for_its_reply(app, server, sender
     assert [m.rcpt_tos for m in server.wait_for(1)] == [["kunde1@example.org"]]
 
 
+def test_start_sends_the_envelope_and_send_data_reads_its_replies(app, server, sender):
+    """start() writes the envelope and returns without a reply, so the caller can record the
+    previous message meanwhile; send_data() reads the replies and sends the data."""
+    import time
+
+    from webapp.channels.email import mail_bytes
+
+    email = outgoing(1)
+    with SmtpSession(sender, timeout=5) as session:
+        session.start(email)
+        deadline = time.monotonic() + 5
+        while not server.sent_with_mail and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # The server has the whole envelope before send_data() was called.
+        assert server.sent_with_mail == [b"RCPT TO:<kunde1@example.org>\r\nDATA\r\n"]
+        assert not session.pending
+        with pytest.raises(RuntimeError):
+            session.start(outgoing(2))  # one message at a time
+        session.send_data(mail_bytes(email))
+        assert session.pending
+        assert session.finish().code == 250
+        assert session.send(outgoing(2)).code == 250
+    assert [m.subject for m in server.wait_for(2)] == ["Mail 1", "Mail 2"]
+
+
+def test_a_failure_in_start_is_raised_by_send_data(app, server, sender):
+    from webapp.channels.email import mail_bytes
+
+    server.mail_reply = "550 5.7.1 Sender refused"
+    with SmtpSession(sender, timeout=5) as session:
+        session.start(outgoing(1))  # raises nothing: the replies are not read yet
+        with pytest.raises(PermanentFailure) as failure:
+            session.send_data(mail_bytes(outgoing(1)))
+        assert failure.value.code == 550 and not session.pending
+        server.mail_reply = None
+        assert session.send(outgoing(2)).code == 250
+    server.stop()
+    with SmtpSession(sender, timeout=5) as session:
+        session.start(outgoing(3))  # the server is down: nothing raised yet
+        with pytest.raises(TemporaryFailure):
+            session.send_data(mail_bytes(outgoing(3)))
+    server.start()
+    assert [m.subject for m in server.wait_for(1)] == ["Mail 2"]
+
+
+def test_closing_after_start_drops_the_connection_and_sends_nothing(app, server, sender):
+    with SmtpSession(sender, timeout=5) as session:
+        session.start(outgoing(1))
+    # The replies to the envelope were never read: QUIT would have taken one of them for its
+    # own; the connection is dropped instead and the message's data never sent.
+    with SmtpSession(sender, timeout=5) as session:
+        assert session.send(outgoing(2)).code == 250
+    assert [m.subject for m in server.wait_for(1)] == ["Mail 2"]
+
+
 @pytest.fixture(params=[True, False], ids=["pipelining", "stepwise"])
 def either(request, server):
     """The recording server with PIPELINING offered or not: the outcomes must not differ."""

@@ -250,6 +250,54 @@ def test_claims_are_exclusive_and_expired_leases_come_back(engine_ready, smtp_se
     assert len(set(ids)) == 3
 
 
+def test_a_worker_claiming_at_the_same_moment_as_another_gets_the_next_messages(
+    app, engine_ready, clock
+):
+    """Worker B's claim is about to change rows when worker A claims: B must still get due
+    messages (the ones A did not take), not an empty batch that would end its run while
+    more is due."""
+    import threading
+
+    from sqlalchemy import event as sa_event
+
+    for n in range(4):
+        place_order(engine_ready, f"K-{n}")
+        event(engine_ready, f"K-{n}")
+    main = threading.get_ident()
+    taken_by_a: list[int] = []
+    interrupted: list[str] = []
+
+    def claim_as_a() -> None:
+        with app.app_context():
+            try:
+                claimed = claim_due_messages("worker-a", at=clock.current, limit=2)
+                taken_by_a.extend(m.id for m in claimed)
+            finally:
+                db.session.remove()
+
+    def before_write(conn, cursor, statement, parameters, context, executemany):
+        if (
+            threading.get_ident() == main
+            and statement.startswith("UPDATE message SET state")
+            and not interrupted
+        ):
+            interrupted.append(statement)
+            other = threading.Thread(target=claim_as_a)
+            other.start()
+            other.join()
+
+    sa_event.listen(db.engine, "before_cursor_execute", before_write)
+    try:
+        taken_by_b = [m.id for m in claim_due_messages("worker-b", at=clock.current, limit=2)]
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", before_write)
+    assert interrupted
+    assert len(taken_by_a) == 2 and len(taken_by_b) == 2
+    assert not set(taken_by_a) & set(taken_by_b)
+    owners = db.session.execute(select(Message.lease_owner)).scalars()
+    assert sorted(owners) == ["worker-a"] * 2 + ["worker-b"] * 2
+
+
 def test_a_full_batch_starts_a_second_lane_and_each_message_goes_once(
     app, engine_ready, smtp_server, clock
 ):

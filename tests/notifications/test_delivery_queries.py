@@ -36,9 +36,12 @@ def test_statements_per_delivered_message_stay_bounded(engine_ready, smtp_server
     assert per_message <= MAX_STATEMENTS_PER_MESSAGE, (
         f"{len(statements)} statements for {BATCH} messages"
     )
-    # One claim for the whole batch, and the claim check is a narrow read per message.
+    # One claim for the whole batch, and the claim check is a narrow read per message. (On
+    # SQLite the claim is a single UPDATE that picks the rows, so the run's last look for due
+    # messages, which finds none, is one too.)
     claims = [s for s in statements if s.lstrip().upper().startswith("UPDATE MESSAGE SET STATE")]
-    assert sum("IN (" in s.upper() for s in claims) == 1
+    expected = 2 if db.engine.dialect.name == "sqlite" else 1
+    assert sum("IN (" in s.upper() for s in claims) == expected
     full_reloads = [s for s in statements if "message.dedupe_key" in s]
     assert len(full_reloads) == 1  # the claimed batch, loaded once
 
@@ -214,3 +217,32 @@ def test_an_error_while_recording_an_accepted_message_records_it_again(
     assert len(db.session.execute(select(MessageAttempt.id)).all()) == 1
     assert second.state == "sending"  # its lease expires; it was never begun
     assert len(smtp_server.wait_for(1)) == 1
+
+
+def test_the_next_envelope_goes_out_before_the_previous_outcome_is_recorded(
+    app, engine_ready, smtp_server, clock, monkeypatch
+):
+    """The server answers the next message's envelope while the previous outcome is being
+    committed: one round trip per message is not waited for."""
+    from webapp.channels.email import SmtpSession
+    from webapp.notifications import delivery
+
+    steps: list[str] = []
+    real_start, real_record = SmtpSession.start, delivery._record_reply
+
+    def start(self, email):
+        steps.append("envelope")
+        return real_start(self, email)
+
+    def record(*args, **kwargs):
+        steps.append("recorded")
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(SmtpSession, "start", start)
+    monkeypatch.setattr(delivery, "_record_reply", record)
+    app.config.update(DISPATCH_LANES=1)
+    _plan(engine_ready, 3, "N")
+    assert deliver_due_messages().sent == 3
+    assert steps == ["envelope", "envelope", "recorded", "envelope", "recorded", "recorded"]
+    assert len({mail.message_id for mail in smtp_server.wait_for(3)}) == 3
+    assert [m.state for m in messages(engine_ready)] == ["sent"] * 3

@@ -8,6 +8,7 @@ import re
 import smtplib
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -279,6 +280,16 @@ def _dot_terminated(payload: bytes) -> bytes:
 IDLE_CHECK_SECONDS = 20.0
 
 
+@dataclass
+class _Envelope:
+    """A message's envelope between SmtpSession.start() and send_data()."""
+
+    from_email: str
+    recipients: list[str]
+    pipelined: bool = False
+    error: PermanentFailure | TemporaryFailure | None = None
+
+
 class SmtpSession:
     """One SMTP connection of one sender account, reused for a batch of messages.
 
@@ -296,6 +307,8 @@ class SmtpSession:
         self._last_used = 0.0
         # Recipients the server refused of the message begun and not finished (None: none).
         self._pending: dict[str, tuple[int, str]] | None = None
+        # The envelope start() sent, its replies not read yet (send_data() reads them).
+        self._envelope: _Envelope | None = None
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -357,6 +370,9 @@ class SmtpSession:
         to `drop` it). A message begun and not finished is left to the server: its reply is
         read and dropped first, so the goodbye is not taken for it."""
         pending, self._pending = self._pending, None
+        # An envelope's replies not read: the server's next reply would be taken for QUIT's.
+        drop = drop or self._envelope is not None
+        self._envelope = None
         if self._connection is not None and self._connection.host is not None:
             host = self._connection.host
             try:
@@ -394,19 +410,55 @@ class SmtpSession:
         Raises PermanentFailure or TemporaryFailure when the server refuses the sender, the
         recipient or the data command, or the connection fails; nothing is then pending.
         """
-        if self._pending is not None:
-            raise RuntimeError("the previous message's reply was not read (finish())")
-        recipients = [email.to_email, *email.bcc]
-        host = self._reusable_host()
+        self.start(email)
+        self.send_data(payload)
+
+    def start(self, email: OutgoingEmail) -> None:
+        """The first half of begin(): send the envelope (MAIL FROM, RCPT TO and, for a single
+        recipient, DATA) to a server that offers PIPELINING, without waiting for the replies,
+        so the caller can do other work while the server answers; send_data() then reads
+        them and sends the data. Raises nothing: a failure here is raised by send_data().
+        Without PIPELINING the whole envelope waits for send_data()."""
+        if self._pending is not None or self._envelope is not None:
+            raise RuntimeError("the previous message was not finished (send_data(), finish())")
+        envelope = _Envelope(email.from_email, [email.to_email, *email.bcc])
+        try:
+            host = self._reusable_host()
+            self._exchange(host, lambda: self._send_envelope(host, envelope))
+        except (PermanentFailure, TemporaryFailure) as exc:
+            envelope.error = exc
+        self._envelope = envelope
+
+    def send_data(self, payload: bytes) -> None:
+        """The second half of begin(): read the envelope's replies (or, without PIPELINING,
+        send it step by step) and send the data (`payload`, the bytes of mail_bytes()) of the
+        message start() began. Raises as begin() does."""
+        envelope, self._envelope = self._envelope, None
+        if envelope is None:
+            raise RuntimeError("no message was started")
+        if envelope.error is not None:
+            raise envelope.error
+        connection = self._connection
+        if connection is None or connection.host is None:
+            raise TemporaryFailure("connection lost: closed before the envelope's replies")
+        host = connection.host
+
+        def exchange() -> None:
+            if envelope.pipelined:
+                refused = self._pipelined_replies(host, envelope.recipients)
+            else:
+                refused = self._envelope_stepwise(host, envelope.from_email, envelope.recipients)
+            host.send(_dot_terminated(payload))
+            self._pending = refused
+
+        self._exchange(host, exchange)
+
+    def _exchange(self, host: smtplib.SMTP, talk: Callable[[], None]) -> None:
+        """Run `talk` on the connection: a dropped connection becomes a TemporaryFailure (and
+        the session is closed), an address the envelope cannot carry a PermanentFailure."""
         try:
             try:
-                host.ehlo_or_helo_if_needed()
-                if host.has_extn("pipelining"):
-                    refused = self._envelope_pipelined(host, email.from_email, recipients)
-                else:
-                    refused = self._envelope_stepwise(host, email.from_email, recipients)
-                host.send(_dot_terminated(payload))
-                self._pending = refused
+                talk()
             except HeaderInjection as exc:  # an address check_headers would have refused
                 self._reset()
                 raise PermanentFailure(str(exc)) from exc
@@ -415,6 +467,16 @@ class SmtpSession:
         except OSError as exc:  # smtplib's errors too (SMTPException is an OSError)
             self.close()
             raise TemporaryFailure(f"connection lost: {exc.__class__.__name__}") from exc
+
+    def _send_envelope(self, host: smtplib.SMTP, envelope: _Envelope) -> None:
+        host.ehlo_or_helo_if_needed()
+        envelope.pipelined = host.has_extn("pipelining")
+        if envelope.pipelined:
+            commands = [_command("MAIL", "FROM", envelope.from_email)]
+            commands += [_command("RCPT", "TO", address) for address in envelope.recipients]
+            if len(envelope.recipients) == 1:
+                commands.append("DATA\r\n")
+            host.send("".join(commands))
 
     def _refusal(self, code: int, reply: bytes) -> Exception:
         """The failure a refused envelope command amounts to, after resetting the session."""
@@ -457,22 +519,17 @@ class SmtpSession:
         self._check_data(*host.getreply())
         return refused
 
-    def _envelope_pipelined(
-        self, host: smtplib.SMTP, from_email: str, recipients: list[str]
+    def _pipelined_replies(
+        self, host: smtplib.SMTP, recipients: list[str]
     ) -> dict[str, tuple[int, str]]:
-        """The same for a server that offers PIPELINING (RFC 2920), as nearly all do: MAIL
-        FROM, the RCPT TOs and, for a single recipient, DATA go out in one write and their
-        replies are read in order, one round trip instead of three.
+        """The replies to an envelope sent in one write (PIPELINING, RFC 2920: MAIL FROM, the
+        RCPT TOs and, for a single recipient, DATA; one round trip instead of three), read in
+        order. Returns the refused extra recipients; raises as _envelope_stepwise does.
 
         With more recipients DATA waits for their replies: the message must not go to the
         others when the first is refused.
         """
         single = len(recipients) == 1
-        commands = [_command("MAIL", "FROM", from_email)]
-        commands += [_command("RCPT", "TO", address) for address in recipients]
-        if single:
-            commands.append("DATA\r\n")
-        host.send("".join(commands))
         mail = host.getreply()
         refused: dict[str, tuple[int, str]] = {}
         for address in recipients:

@@ -35,7 +35,13 @@ from webapp.orders.models import (
 )
 from webapp.orders.signals import event_arriving, event_committed, event_recorded
 from webapp.orders.state import EVENT_TYPES, REPEATABLE, TRANSITIONS, next_state
-from webapp.rawsql import DriverStatement, attribute_keys, persistent
+from webapp.rawsql import (
+    DriverStatement,
+    attribute_keys,
+    labelled,
+    persistent,
+    split_record,
+)
 from webapp.tenancy import NotFound, get_scoped, get_scoped_or_raise, scoped, scoped_prepared
 
 if TYPE_CHECKING:
@@ -418,13 +424,7 @@ _PRELOADED = (
     ("customer", Customer),
 )
 _ORDER_FOR_EVENT = DriverStatement(
-    select(
-        *(
-            column.label(f"{name}__{column.key}")
-            for name, model in _PRELOADED
-            for column in model.__table__.columns
-        )
-    )
+    select(*(column for name, model in _PRELOADED for column in labelled(name, model)))
     .select_from(Order)
     .join(Account, Account.id == Order.account_id)
     .join(Shop, Shop.id == Order.shop_id)
@@ -448,10 +448,7 @@ def _preload_for_event(account_id: int, number: str) -> list[Any]:
     records = _ORDER_FOR_EVENT.records({"account_id": account_id, "number": number})
     if not records:
         return []  # the order is not found under the lock either
-    rows: dict[str, dict[str, Any]] = {name: {} for name, _ in _PRELOADED}
-    for label, value in records[0].items():
-        name, _, column = label.partition("__")
-        rows[name][column] = value
+    rows = split_record(records[0])
     order = persistent(Order, rows["order"])
     account = persistent(Account, rows["account"])
     shop = persistent(Shop, rows["shop"])
