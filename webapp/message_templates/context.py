@@ -14,6 +14,7 @@ from webapp.config import SUPPORTED_LANGUAGES
 from webapp.message_templates.defaults import labels_for, sample_for
 from webapp.message_templates.renderer import LOCALES, Field, format_date_in, format_money_in
 from webapp.orders.models import Customer, Document, Order, OrderItem
+from webapp.rawsql import get_loaded
 
 _ORDER_FIELDS: dict[str, Field] = {
     "number": Field("The order number.", "302-1234567-7654321"),
@@ -324,9 +325,8 @@ def build_context(
     customer: Customer = order.customer
     if merchant is None or timezone is None:
         from webapp.accounts.models import Account
-        from webapp.extensions import db
 
-        account = db.session.get(Account, order.account_id)
+        account = get_loaded(Account, order.account_id)
         if merchant is None:
             merchant = {
                 "name": account.name if account else shop.name,

@@ -32,7 +32,7 @@ from jinja2.parser import Parser
 from jinja2.runtime import LoopContext, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from webapp.message_templates.caches import BoundedCache
 
@@ -1064,8 +1064,24 @@ def wrap_email_html(body: str, *, subject: str, language: str) -> str:
     """Put a rendered HTML body into the e-mail frame (a whole document stays as it is)."""
     if re.match(r"(?is)\s*(<!doctype|<html)", body):
         return body
+    values = {"body": body, "subject": escape(subject), "language": escape(language)}
+    # The pieces alternate: fixed text, a slot's name, fixed text, ...
+    return "".join(values[piece] if i % 2 else piece for i, piece in enumerate(_frame_pieces()))
+
+
+_FRAME_SLOT = re.compile("\x00(body|subject|language)\x00")
+
+
+@functools.lru_cache(maxsize=1)
+def _frame_pieces() -> list[str]:
+    """The frame rendered once with a marker in each slot, split into its fixed text and the
+    slot names: filling the slots (escaped as autoescaping would) gives what rendering the
+    frame gives, at a fraction of a template render per message."""
     template = _frame_environment().get_template("frame.html")
-    return template.render(body=Markup(body), subject=subject, language=language)  # noqa: S704
+    marked = template.render(  # noqa: S704 - markers of our own
+        **{name: Markup(f"\x00{name}\x00") for name in ("body", "subject", "language")}
+    )
+    return _FRAME_SLOT.split(marked)
 
 
 # --- HTML to text ----------------------------------------------------------------------------
@@ -1080,6 +1096,23 @@ class _TextExtractor(HTMLParser):
          "section", "article", "header", "footer", "address", "pre", "thead", "tbody"}
     )  # fmt: skip
     _SKIP = frozenset({"script", "style", "head", "title", "template"})
+    # Blocks set off by a blank line; the other blocks start and end a line.
+    _SPACED = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"})
+    # What a tag does, looked up once per tag (most tags of a message are table cells and
+    # paragraphs): tags not listed add nothing.
+    _STARTS = {
+        **{tag: "line" for tag in _BLOCKS},
+        **{tag: "blank" for tag in _SPACED},
+        **{tag: "skip" for tag in _SKIP},
+        "br": "br", "hr": "hr", "li": "li", "tr": "tr", "td": "cell", "th": "cell", "a": "a",
+        "img": "img",
+    }  # fmt: skip
+    _ENDS = {
+        **{tag: "line" for tag in _BLOCKS | {"tr"}},
+        **{tag: "blank" for tag in _SPACED},
+        **{tag: "skip" for tag in _SKIP},
+        "a": "a",
+    }
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -1092,57 +1125,67 @@ class _TextExtractor(HTMLParser):
     def _newline(self, blank: bool = False) -> None:
         # Ensure one line break (two for a blank line) at the end, never more.
         want = 2 if blank else 1
+        if self.parts and self.parts[-1][-1:] not in ("\n", " ", ""):
+            self.parts.append("\n" * want)  # the text ends in a visible character
+            return
         tail = "".join(self.parts[-3:])
         have = len(tail) - len(tail.rstrip("\n")) if tail.strip(" ") else want
         if have < want:
             self.parts.append("\n" * (want - have))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self.skip += 1
-        elif tag == "br":
-            self.parts.append("\n")
-        elif tag == "hr":
-            self.parts.append("\n----------------------------------------\n")
-        elif tag in ("p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"):
-            self._newline(blank=True)
-        elif tag in self._BLOCKS:
-            self._newline()
-        elif tag == "li":
-            self.parts.append("\n- ")
-        elif tag == "tr":
-            self._newline()
-            self.cell = 0
-        elif tag in ("td", "th"):
+        kind = self._STARTS.get(tag)
+        if kind is None:
+            return
+        if kind == "cell":
             if self.cell:
                 self.parts.append(" | ")
             self.cell += 1
-        elif tag == "a":
+        elif kind == "blank":
+            self._newline(blank=True)
+        elif kind == "line":
+            self._newline()
+            if tag == "pre":
+                self.pre += 1
+        elif kind == "tr":
+            self._newline()
+            self.cell = 0
+        elif kind == "br":
+            self.parts.append("\n")
+        elif kind == "a":
             href = dict(attrs).get("href")
             self.links.append((href, len(self.parts)))
-        elif tag == "img":
+        elif kind == "skip":
+            self.skip += 1
+        elif kind == "li":
+            self.parts.append("\n- ")
+        elif kind == "hr":
+            self.parts.append("\n----------------------------------------\n")
+        elif kind == "img":
             alt = dict(attrs).get("alt")
             if alt:
                 self.parts.append(alt)
-        if tag == "pre":
-            self.pre += 1
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self.skip = max(0, self.skip - 1)
-        elif tag == "a" and self.links:
-            href, start = self.links.pop()
-            label = " ".join("".join(self.parts[start:]).split())
-            if href and not href.startswith("#"):
-                target = href[7:] if href.startswith("mailto:") else href
-                if target and target != label:
-                    self.parts.append(f" ({target})" if label else target)
-        elif tag in ("p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"):
+        kind = self._ENDS.get(tag)
+        if kind is None:
+            return
+        if kind == "blank":
             self._newline(blank=True)
-        elif tag in self._BLOCKS or tag == "tr":
+        elif kind == "line":
             self._newline()
-        if tag == "pre":
-            self.pre = max(0, self.pre - 1)
+            if tag == "pre":
+                self.pre = max(0, self.pre - 1)
+        elif kind == "a":
+            if self.links:
+                href, start = self.links.pop()
+                label = " ".join("".join(self.parts[start:]).split())
+                if href and not href.startswith("#"):
+                    target = href[7:] if href.startswith("mailto:") else href
+                    if target and target != label:
+                        self.parts.append(f" ({target})" if label else target)
+        elif kind == "skip":
+            self.skip = max(0, self.skip - 1)
 
     def handle_data(self, data: str) -> None:
         if self.skip:

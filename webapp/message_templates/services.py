@@ -32,6 +32,7 @@ from webapp.message_templates.renderer import (
     render_sources,
 )
 from webapp.orders.models import Document, Order
+from webapp.rawsql import get_loaded
 from webapp.tenancy import NotFound, get_scoped, get_scoped_or_raise, scoped
 
 # Bumped whenever the checker's rules change, so stored checks no longer count as current.
@@ -87,7 +88,7 @@ class TemplateLookups:
             known = self._templates[key]
             if known is None:
                 return None
-            template = db.session.get(MessageTemplate, known[0])
+            template = get_loaded(MessageTemplate, known[0])
             if template is not None and template.account_id == account_id:
                 return template
         template = _lookup_template(account_id, purpose, channel, template_id)
@@ -129,7 +130,7 @@ def _variant_is_amazon(variant: TemplateVariant) -> bool:
     if variant.marketplace_kind == "amazon":
         return True
     if variant.shop_id is not None:
-        shop = db.session.get(Shop, variant.shop_id)
+        shop = get_loaded(Shop, variant.shop_id)
         return bool(shop and shop.kind == "amazon")
     return False
 
@@ -368,7 +369,7 @@ def select_variant(
         template = _lookup_template(account_id, purpose, channel, template_id)
     if template is None or template.channel != channel:
         return None
-    account = db.session.get(Account, account_id)
+    account = get_loaded(Account, account_id)
     chain: list[str] = []
     for candidate in (language, shop.language, account.default_language if account else None,
                       "en"):  # fmt: skip
@@ -449,7 +450,7 @@ def render_message(
     """
     if order.account_id != account_id:
         raise NotFound("Order")
-    account = db.session.get(Account, account_id)
+    account = get_loaded(Account, account_id)
     shop = order.shop
     if language is None:
         language = choose_language(

@@ -54,7 +54,7 @@ from webapp.notifications.rendering import (
 )
 from webapp.notifications.scheduling import now, send_time_for
 from webapp.orders.models import Customer, Document, Order, OrderEvent, OrderItem
-from webapp.rawsql import DriverStatement, labelled, persistent, split_record
+from webapp.rawsql import DriverStatement, get_loaded, labelled, persistent, split_record
 from webapp.status.services import mint_link_for_message
 
 log = logging.getLogger(__name__)
@@ -527,7 +527,7 @@ def _send_batch(
     at: datetime | None,
     pool: _SmtpPool,
 ) -> None:
-    sender = db.session.get(SenderAccount, sender_id) if sender_id else None
+    sender = get_loaded(SenderAccount, sender_id) if sender_id else None
     messages = _apply_workflow_checks(messages, lease_owner, report, at=at)
     if sender is not None:
         # A sender account only ever sends its own account's messages.
@@ -741,7 +741,7 @@ def _prepare_email(message: Message, sender: SenderAccount) -> _PreparedEmail:
     """Render the message (when not rendered yet) and build its bytes. Only reads: the
     rendering is kept on the message as if already stored, and goes to the database with
     the outcome, in its one UPDATE."""
-    account = db.session.get(Account, message.account_id)
+    account = get_loaded(Account, message.account_id)
     if account is None or not account.service_enabled:
         return _PreparedEmail(suppressed=True)
     rendered: dict[str, Any] = {}
@@ -853,6 +853,7 @@ _SENT_COLUMNS = (
     "attempts",
     "first_attempt_at",
 )
+_RENDERED = frozenset(RENDERED_COLUMNS)
 _UPDATE_SENT = DriverStatement(
     update(Message)
     .where(Message.id == bindparam("b_id"))
@@ -898,7 +899,8 @@ def _record_sent(
         }
     )
     for key, value in values.items():
-        set_committed_value(message, key, value)
+        if key not in _RENDERED:  # those were read from the message itself
+            set_committed_value(message, key, value)
     for order in message.orders:
         _UPDATE_NOTIFIED.execute({"b_id": order.id, "at": current})
         set_committed_value(order, "last_notified_at", current)
@@ -987,7 +989,7 @@ def _finish_sent(
 
 
 def _plan_repeat(message: Message, current: datetime) -> None:
-    rule = db.session.get(Rule, message.rule_id) if message.rule_id else None
+    rule = get_loaded(Rule, message.rule_id) if message.rule_id else None
     if rule is None or not rule.enabled or not rule.repeat_interval_minutes:
         return
     index = message.repeat_index + 1
@@ -1003,8 +1005,8 @@ def _plan_repeat(message: Message, current: datetime) -> None:
         ).first()
         if stopped is not None:
             return
-    order = db.session.get(Order, message.order_id)
-    account = db.session.get(Account, message.account_id)
+    order = get_loaded(Order, message.order_id)
+    account = get_loaded(Account, message.account_id)
     if order is None or account is None:
         return
     key = f"{message.dedupe_key.split(':n', 1)[0]}:n{index}"

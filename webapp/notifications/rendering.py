@@ -25,6 +25,7 @@ from flask import current_app
 from webapp.extensions import db
 from webapp.notifications.models import AttachmentFile, Message, Rule
 from webapp.orders.models import Order
+from webapp.rawsql import get_loaded
 from webapp.tenancy import NotFound, scoped
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def rendered_values(message: Message) -> dict[str, Any]:
     )
     from webapp.notifications.scheduling import now
 
-    first = db.session.get(Order, message.order_id) if message.order_id else None
+    first = get_loaded(Order, message.order_id) if message.order_id else None
     orders = list(message.orders) or ([first] if first is not None else [])
     batch = _batch_lookups(message)
     attachments = choose_attachments(message, orders, batch=batch)
@@ -156,7 +157,7 @@ def choose_attachments(
     """The order documents and account files this message carries, by the rule's settings.
 
     With `batch`, the account's files are read once for the whole batch."""
-    rule = db.session.get(Rule, message.rule_id) if message.rule_id else None
+    rule = get_loaded(Rule, message.rule_id) if message.rule_id else None
     if rule is None:
         return list(message.attachments or [])
     chosen: list[dict[str, Any]] = []

@@ -18,7 +18,7 @@ from webapp.accounts.services import ValidationError, record_audit
 from webapp.extensions import db
 from webapp.notifications.models import Message, Rule, message_order
 from webapp.orders.models import Order
-from webapp.rawsql import DriverStatement
+from webapp.rawsql import DriverStatement, get_loaded
 from webapp.tenancy import NotFound, scoped
 
 REVIEW_PURPOSE = "review_request"
@@ -139,8 +139,8 @@ def check_before_sending(message: Message, at: datetime) -> Verdict | None:
     """Re-check the workflow limits for a claimed message; None means send it."""
     if message.rule_id is None or message.order_id is None:
         return None
-    rule = db.session.get(Rule, message.rule_id)
-    order = db.session.get(Order, message.order_id)
+    rule = get_loaded(Rule, message.rule_id)
+    order = get_loaded(Order, message.order_id)
     if rule is None or order is None:
         return None
     reason = policy_reason(rule, order)
