@@ -273,3 +273,46 @@ def test_the_test_mail_to_an_unsupported_address_says_why(app, tenant, server, s
     db.session.refresh(sender)
     assert sender.last_error is None  # the recipient's address, not the account, is at fault
     assert server.messages() == []
+
+
+def test_the_next_envelope_may_follow_the_data_before_its_final_reply(app, server, sender):
+    """RFC 2920: a new MAIL FROM may follow the end of the previous message's data in the same
+    group; finish() reads the previous reply, then send_data() the envelope's."""
+    from webapp.channels.email import mail_bytes
+
+    first, second, third = outgoing(1), outgoing(2), outgoing(3)
+    server.data_replies[first.message_id.encode()] = "554 5.7.1 Refused as spam"
+    with SmtpSession(sender, timeout=5) as session:
+        session.begin(first, mail_bytes(first))
+        session.start(second)  # while the first one's reply is still to come
+        with pytest.raises(RuntimeError):
+            session.send_data(mail_bytes(second))  # that reply first
+        with pytest.raises(PermanentFailure) as failure:
+            session.finish()
+        assert failure.value.code == 554  # no RSET in between: the envelope's replies follow
+        session.send_data(mail_bytes(second))
+        session.start(third)
+        assert session.finish().code == 250
+        session.send_data(mail_bytes(third))
+        assert session.finish().code == 250
+    assert [m.subject for m in server.wait_for(2)] == ["Mail 2", "Mail 3"]
+
+
+def test_an_abandoned_envelope_goes_with_its_connection(app, server, sender):
+    with SmtpSession(sender, timeout=5) as session:
+        session.start(outgoing(1))
+        session.abandon()  # e.g. the message was cancelled meanwhile
+        assert session.send(outgoing(2)).code == 250  # on a new connection
+    [received] = server.wait_for(1)
+    assert received.subject == "Mail 2"
+
+
+def test_the_connection_sends_each_write_at_once(app, server, sender):
+    """No Nagle delay: an envelope written after a message's data must reach the server
+    before it acknowledges that data."""
+    import socket
+
+    with SmtpSession(sender, timeout=5) as session:
+        session.open()
+        sock = session._connection.host.sock
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

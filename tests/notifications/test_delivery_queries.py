@@ -173,7 +173,9 @@ def test_an_error_while_the_next_message_renders_still_records_the_one_in_flight
 
     def prepare_then_break(message, sender):
         calls.append(message.id)
-        if len(calls) == 2:  # the first message is in flight now
+        # The third is rendered while the second's envelope is answered: the first message
+        # is in flight now.
+        if len(calls) == 3:
             raise RuntimeError("the database went away")
         return real_prepare(message, sender)
 

@@ -4,8 +4,10 @@ the message bytes from `webapp.channels.mime`."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -154,11 +156,19 @@ def mail_config(sender: SenderAccount) -> dict:
 
 class _CheckedAddress:
     """Connect to the address the network policy checked; TLS still verifies the host name
-    (smtplib passes the original host as server_hostname)."""
+    (smtplib passes the original host as server_hostname).
+
+    The socket sends each write at once (TCP_NODELAY): with PIPELINING the next message's
+    envelope follows the previous message's data before its reply, and Nagle's algorithm
+    would hold that small write back until the server acknowledged the data, which it does
+    with its reply, so the server would see the envelope only after answering."""
 
     def _get_socket(self, host, port, timeout):  # type: ignore[no-untyped-def]
         target = check_target(host, port)
-        return super()._get_socket(target.address, port, timeout)  # type: ignore[misc]
+        sock = super()._get_socket(target.address, port, timeout)  # type: ignore[misc]
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
 
 
 class CheckedSMTP(_CheckedAddress, smtplib.SMTP):
@@ -410,6 +420,8 @@ class SmtpSession:
         Raises PermanentFailure or TemporaryFailure when the server refuses the sender, the
         recipient or the data command, or the connection fails; nothing is then pending.
         """
+        if self._pending is not None:
+            raise RuntimeError("the previous message's final reply was not read (finish())")
         self.start(email)
         self.send_data(payload)
 
@@ -418,12 +430,17 @@ class SmtpSession:
         recipient, DATA) to a server that offers PIPELINING, without waiting for the replies,
         so the caller can do other work while the server answers; send_data() then reads
         them and sends the data. Raises nothing: a failure here is raised by send_data().
-        Without PIPELINING the whole envelope waits for send_data()."""
-        if self._pending is not None or self._envelope is not None:
-            raise RuntimeError("the previous message was not finished (send_data(), finish())")
+        Without PIPELINING the whole envelope waits for send_data().
+
+        The message begun before may still await its final reply: the envelope then follows
+        its data (RFC 2920 allows a new MAIL FROM right after the end of the data), and
+        finish() must read that reply before send_data()."""
+        if self._envelope is not None:
+            raise RuntimeError("the previous envelope's replies were not read (send_data())")
         envelope = _Envelope(email.from_email, [email.to_email, *email.bcc])
         try:
-            host = self._reusable_host()
+            # The connection in use is not checked (NOOP) while a reply is still to come.
+            host = self._reusable_host() if self._pending is None else self._open_host()
             self._exchange(host, lambda: self._send_envelope(host, envelope))
         except (PermanentFailure, TemporaryFailure) as exc:
             envelope.error = exc
@@ -433,15 +450,14 @@ class SmtpSession:
         """The second half of begin(): read the envelope's replies (or, without PIPELINING,
         send it step by step) and send the data (`payload`, the bytes of mail_bytes()) of the
         message start() began. Raises as begin() does."""
+        if self._pending is not None:
+            raise RuntimeError("the previous message's final reply was not read (finish())")
         envelope, self._envelope = self._envelope, None
         if envelope is None:
             raise RuntimeError("no message was started")
         if envelope.error is not None:
             raise envelope.error
-        connection = self._connection
-        if connection is None or connection.host is None:
-            raise TemporaryFailure("connection lost: closed before the envelope's replies")
-        host = connection.host
+        host = self._open_host()
 
         def exchange() -> None:
             if envelope.pipelined:
@@ -452,6 +468,14 @@ class SmtpSession:
             self._pending = refused
 
         self._exchange(host, exchange)
+
+    def abandon(self) -> None:
+        """Give up the message start() began, without sending it: an envelope already sent is
+        dropped with the connection (its replies unread, a DATA the server took aborted);
+        the next message opens a new one."""
+        envelope, self._envelope = self._envelope, None
+        if envelope is not None and envelope.pipelined and envelope.error is None:
+            self.close(drop=True)
 
     def _exchange(self, host: smtplib.SMTP, talk: Callable[[], None]) -> None:
         """Run `talk` on the connection: a dropped connection becomes a TemporaryFailure (and
@@ -467,6 +491,12 @@ class SmtpSession:
         except OSError as exc:  # smtplib's errors too (SMTPException is an OSError)
             self.close()
             raise TemporaryFailure(f"connection lost: {exc.__class__.__name__}") from exc
+
+    def _open_host(self) -> smtplib.SMTP:
+        connection = self._connection
+        if connection is None or connection.host is None:
+            raise TemporaryFailure("connection lost: closed before the envelope's replies")
+        return connection.host
 
     def _send_envelope(self, host: smtplib.SMTP, envelope: _Envelope) -> None:
         host.ehlo_or_helo_if_needed()
@@ -574,7 +604,10 @@ class SmtpSession:
             self.close()
             raise TemporaryFailure(f"connection lost: {exc.__class__.__name__}") from exc
         if code != 250:
-            self._reset()
+            # The transaction is over either way; RSET only tidies up, and must not come
+            # between an envelope sent after this message's data and its replies.
+            if self._envelope is None or not self._envelope.pipelined:
+                self._reset()
             raise _classify(code, self._scrub(_reply_text(reply)))
         text = self._scrub(_reply_text(reply))
         if refused:

@@ -572,26 +572,35 @@ def _send_email_batch(
             _finish_failed(message, exc.reason, None, report, at=at)
             db.session.commit()
         return
-    # While the server takes in one message, the next is rendered. Then the first one's final
-    # reply is read, the next one's claim checked and its envelope sent (with PIPELINING), and
-    # only then the first one's outcome committed, while the server answers the envelope.
+    # Each message's envelope goes out first (after the previous message's data, on the same
+    # connection, with PIPELINING); while the server answers it and takes in the previous
+    # message, the next message is rendered; then the previous message's final reply is read,
+    # this message's claim checked and the previous outcome committed, and only then this
+    # message's data sent.
     connection_down: TemporaryFailure | None = None
     in_flight: _InFlight | None = None  # begun, its final reply not read yet
     answered: _Answered | None = None  # its reply read, the outcome not committed yet
     try:
-        for message in messages:
-            prepared = _prepare_email(message, sender) if connection_down is None else None
+        upcoming: _PreparedEmail | None = _prepare_email(messages[0], sender)
+        for index, message in enumerate(messages):
+            prepared, upcoming = upcoming, None
+            started = connection_down is None and _start(session, prepared)
+            if connection_down is None and index + 1 < len(messages):
+                upcoming = _prepare_email(messages[index + 1], sender)
             if in_flight is not None:
                 answered, in_flight = (*in_flight, _final_reply(session)), None
                 connection_down = _connection_lost(_failure(answered[2]))
             claimed = _still_claimed(message, lease_owner)
-            started = claimed and connection_down is None and _start(session, prepared)
             if answered is not None:
                 _record_reply(*answered, sender, report, at=at)
                 db.session.commit()
                 answered = None
             if not claimed:
-                continue  # cancelled meanwhile, or the lease expired and another took it
+                # Cancelled meanwhile, or the lease expired and another worker took it: the
+                # envelope goes unanswered, with the connection.
+                if started:
+                    session.abandon()
+                continue
             if connection_down is not None:
                 # The server was unreachable a moment ago: do not wait for another timeout
                 # per message, retry them all later.
