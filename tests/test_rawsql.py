@@ -94,6 +94,18 @@ def test_the_statements_belong_to_the_sessions_transaction(tenant):
     db.session.rollback()
     assert _STATE.first({"b_id": message.id}) == ("sending", "old")  # and undone with it
     assert _STATE.first({"b_id": message.id + 1000}) is None
+    # Each transaction's own connection: after a commit the next statement begins a new
+    # transaction, which a rollback undoes, the committed change staying.
+    _UPDATE.execute({**params, "error": "first"})
+    db.session.commit()
+    _UPDATE.execute({**params, "error": "second"})
+    assert _STATE.first({"b_id": message.id}) == ("sent", "second")
+    db.session.rollback()
+    assert _STATE.first({"b_id": message.id}) == ("sent", "first")
+    db.session.execute(update(Message).values(error="by the ORM").where(Message.id == message.id))
+    assert _STATE.first({"b_id": message.id}) == ("sent", "by the ORM")  # same transaction
+    db.session.rollback()
+    assert _STATE.first({"b_id": message.id}) == ("sent", "first")
 
 
 def test_statement_counters_see_them(tenant):

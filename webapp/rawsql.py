@@ -81,6 +81,23 @@ class _Compiled:
         return dict(processed)
 
 
+_CONNECTION = "webapp.rawsql.connection"
+
+
+def _connection() -> Any:
+    """The connection of the session's current transaction (begun if needed), as
+    Session.connection() returns it; remembered in Session.info for the transaction's further
+    statements (a hot path runs several per transaction)."""
+    session = db.session()
+    known = session.info.get(_CONNECTION)
+    transaction = session.get_transaction()
+    if known is not None and transaction is not None and known[0] is transaction:
+        return known[1]
+    connection = session.connection()  # begins the session's transaction if needed
+    session.info[_CONNECTION] = (session.get_transaction(), connection)
+    return connection
+
+
 class DriverStatement:
     """A Core statement run on the DB-API cursor of the session's current transaction.
 
@@ -99,7 +116,7 @@ class DriverStatement:
         return compiled
 
     def _run(self, values: Mapping[str, Any]) -> tuple[Any, _Compiled]:
-        connection = db.session.connection()  # begins the session's transaction if needed
+        connection = _connection()
         compiled = self._for(connection.dialect)
         parameters = compiled.parameters(values)
         cursor = connection.connection.cursor()

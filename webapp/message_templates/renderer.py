@@ -1193,7 +1193,9 @@ class _TextExtractor(HTMLParser):
         if self.pre:
             self.parts.append(data)
             return
-        collapsed = _WS_RUN.sub(" ", data)
+        # Printable text without two spaces in a row has no blank run to collapse (a blank
+        # other than the space is not printable), and most text of a message is like that.
+        collapsed = data if data.isprintable() and "  " not in data else _WS_RUN.sub(" ", data)
         if collapsed.strip() or (self.parts and not self.parts[-1].endswith((" ", "\n"))):
             self.parts.append(collapsed)
 
