@@ -232,3 +232,20 @@ def test_persistent_objects_load_relationships_save_changes_and_refresh(tenant):
     assert persistent(Order, split_record(record)["order"], refresh=True) is order
     assert order.note == "changed"
     db.session.rollback()
+
+
+def test_after_a_failed_flush_they_are_refused_as_the_session_refuses(tenant):
+    """The remembered connection is not used once the transaction is no longer active: the
+    statement raises as Session.connection() does instead of running outside it."""
+    from sqlalchemy.exc import PendingRollbackError
+
+    message_id, account_id = _message(tenant).id, tenant.account.id
+    assert _STATE.first({"b_id": message_id}) == ("sending", "old")  # connection remembered
+    db.session.add(MessageAttempt(account_id=account_id, message_id=987654, outcome="sent"))
+    with pytest.raises(IntegrityError):  # no such message
+        db.session.flush()
+    params = {"b_id": message_id, "state": "sent", "sent_at": None, "attachments": []}
+    with pytest.raises(PendingRollbackError):
+        _UPDATE.execute({**params, "error": "lost"})
+    db.session.rollback()
+    assert _STATE.first({"b_id": message_id}) == ("sending", "old")

@@ -91,7 +91,12 @@ def _connection() -> Any:
     session = db.session()
     known = session.info.get(_CONNECTION)
     transaction = session.get_transaction()
-    if known is not None and transaction is not None and known[0] is transaction:
+    if (
+        known is not None
+        and transaction is not None
+        and known[0] is transaction
+        and transaction.is_active  # else Session.connection() raises (e.g. a failed flush)
+    ):
         return known[1]
     connection = session.connection()  # begins the session's transaction if needed
     session.info[_CONNECTION] = (session.get_transaction(), connection)
@@ -231,8 +236,10 @@ def persistent(
     """The session's object of `model` for a row read with `records()` (every column of its
     table, by column key): the one already in the identity map, with its expired attributes
     that hold no change filled in from the row (what a query without populate_existing does;
-    with `refresh`, every attribute, as populate_existing does), else a new persistent object,
-    as if loaded by a query. `session`: the current session (db.session() when not given).
+    with `refresh`, every column attribute, a change made to it dropped, as populate_existing
+    does for columns; relationships already loaded are left as they are), else a new
+    persistent object, as if loaded by a query. `session`: the current session (db.session()
+    when not given).
 
     For models with an integer primary key `id` and no inheritance. Like every DriverStatement,
     the read before it does not flush the session: callers read rows before they change them.

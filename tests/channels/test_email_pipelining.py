@@ -316,3 +316,105 @@ def test_the_connection_sends_each_write_at_once(app, server, sender):
         session.open()
         sock = session._connection.host.sock
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+class _BrokenWrites:
+    """A socket whose writes fail (the peer reset the connection); reads still work."""
+
+    def __init__(self, sock):
+        self._sock = sock
+
+    def sendall(self, data):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def test_an_envelope_whose_connection_closed_goes_out_on_the_next(app, server, sender):
+    """The server answers a message's data with 421 and closes: the envelope written after
+    that data went with the connection, and send_data() sends it again on a new one."""
+    from webapp.channels.email import mail_bytes
+
+    first, second = outgoing(1), outgoing(2)
+    real_data = server.handle_DATA
+
+    async def closing_after_421(srv, session, envelope):
+        raw = envelope.original_content or envelope.content
+        if first.message_id.encode() in raw:
+            srv.transport.write(b"421 4.3.2 Closing connection\r\n")
+            srv.transport.close()
+            return "421 4.3.2 Closing connection"
+        return await real_data(srv, session, envelope)
+
+    server.handle_DATA = closing_after_421
+    with SmtpSession(sender, timeout=5) as session:
+        session.begin(first, mail_bytes(first))
+        session.start(second)
+        with pytest.raises(TemporaryFailure) as failure:
+            session.finish()
+        assert failure.value.code == 421
+        session.send_data(mail_bytes(second))
+        assert session.finish().code == 250
+    assert [m.subject for m in server.wait_for(1)] == ["Mail 2"]
+
+
+def test_a_started_envelope_survives_a_reset_that_closes_the_connection(app, server, sender):
+    """Without PIPELINING nothing of the envelope is written before send_data(); a refused
+    message's RSET that finds the connection closed must not lose it."""
+    from webapp.channels.email import mail_bytes
+
+    async def close_on_rset(srv, session, envelope):
+        srv.transport.close()
+        return "250 OK"
+
+    server.pipelining = False
+    first, second = outgoing(1), outgoing(2)
+    server.data_replies[first.message_id.encode()] = "554 5.7.1 Refused as spam"
+    server.handle_RSET = close_on_rset
+    with SmtpSession(sender, timeout=5) as session:
+        session.begin(first, mail_bytes(first))
+        session.start(second)
+        with pytest.raises(PermanentFailure):
+            session.finish()
+        session.send_data(mail_bytes(second))  # on a new connection
+        assert session.finish().code == 250
+    assert [m.subject for m in server.wait_for(1)] == ["Mail 2"]
+
+
+def test_a_failed_write_of_the_next_envelope_leaves_the_previous_reply_to_finish(
+    app, server, sender
+):
+    from webapp.channels.email import mail_bytes
+
+    first, second = outgoing(1), outgoing(2)
+    with SmtpSession(sender, timeout=5) as session:
+        session.begin(first, mail_bytes(first))
+        host = session._connection.host
+        host.sock = _BrokenWrites(host.sock)
+        session.start(second)  # raises nothing
+        assert session.pending  # the first message still awaits its outcome
+        with pytest.raises(TemporaryFailure, match="connection lost"):
+            session.finish()
+        with pytest.raises(TemporaryFailure, match="connection lost"):
+            session.send_data(mail_bytes(second))
+        assert session.send(outgoing(3)).code == 250  # a new connection
+    assert [m.subject for m in server.wait_for(2)] == ["Mail 1", "Mail 3"]
+
+
+def test_an_address_refused_in_start_sends_no_reset_before_the_previous_reply(app, server, sender):
+    from webapp.channels.email import mail_bytes
+
+    first = outgoing(1)
+    server.data_replies[first.message_id.encode()] = "554 5.7.1 Refused as spam"
+    bad = outgoing(2, bcc=["archiv@acme.example\r\nX-Injected: 1"])  # not through check_headers
+    with SmtpSession(sender, timeout=5) as session:
+        session.begin(first, mail_bytes(first))
+        session.start(bad)
+        with pytest.raises(PermanentFailure) as failure:
+            session.finish()
+        assert failure.value.code == 554  # its own reply, not an RSET's 250
+        with pytest.raises(PermanentFailure):
+            session.send_data(b"unused")
+        assert session.send(outgoing(3)).code == 250
+    assert [m.subject for m in server.wait_for(1)] == ["Mail 3"]

@@ -248,3 +248,73 @@ def test_the_next_envelope_goes_out_before_the_previous_outcome_is_recorded(
     assert steps == ["envelope", "envelope", "recorded", "envelope", "recorded", "recorded"]
     assert len({mail.message_id for mail in smtp_server.wait_for(3)}) == 3
     assert [m.state for m in messages(engine_ready)] == ["sent"] * 3
+
+
+def _closing_after(smtp_server, key: bytes, reply: str) -> None:
+    """The server answers the data containing `key` with `reply` and closes the connection."""
+    real = smtp_server.handle_DATA
+
+    async def handle_data(server, session, envelope):
+        if key in (envelope.original_content or envelope.content):
+            server.transport.write(f"{reply}\r\n".encode())
+            server.transport.close()
+            return reply
+        return await real(server, session, envelope)
+
+    smtp_server.handle_DATA = handle_data
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "stepwise"])
+def test_a_server_closing_after_a_421_takes_the_rest_on_a_new_connection(
+    app, engine_ready, smtp_server, clock, pipelining
+):
+    """A 421 after a message's data (a provider's rate limit) defers that message alone: the
+    next envelope, written after that data, goes out again on a new connection."""
+    app.config.update(DISPATCH_LANES=1)
+    smtp_server.pipelining = pipelining
+    _plan(engine_ready, 3, "G")
+    ids = sorted(m.id for m in messages(engine_ready))
+    _closing_after(smtp_server, _wire_id(engine_ready, ids[0]), "421 4.3.2 Closing connection")
+    report = deliver_due_messages()
+    assert (report.sent, report.retried) == (2, 1)
+    first, second, third = messages(engine_ready)
+    assert (first.state, second.state, third.state) == ("scheduled", "sent", "sent")
+    assert first.error.startswith("421")
+    assert len(smtp_server.wait_for(2)) == 2
+
+
+def test_a_failed_write_of_the_next_envelope_records_every_message(
+    app, engine_ready, smtp_server, clock, monkeypatch
+):
+    """The connection breaks while the next envelope is written after a message's data:
+    that message's reply is lost with it, so it is retried (with its Message-ID) like the
+    rest; nothing stays claimed and the run goes on."""
+    from webapp.channels.email import SmtpSession
+    from webapp.notifications import delivery
+
+    class BrokenWrites:
+        def __init__(self, sock):
+            self._sock = sock
+
+        def sendall(self, data):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def __getattr__(self, name):
+            return getattr(self._sock, name)
+
+    real = SmtpSession._send_envelope
+    calls: list[int] = []
+
+    def breaking_on_the_second(self, host, envelope):
+        calls.append(1)
+        if len(calls) == 2:
+            host.sock = BrokenWrites(host.sock)
+        return real(self, host, envelope)
+
+    app.config.update(DISPATCH_LANES=1)
+    monkeypatch.setattr(SmtpSession, "_send_envelope", breaking_on_the_second)
+    _plan(engine_ready, 3, "H")
+    report = delivery.deliver_due_messages()
+    assert (report.sent, report.retried) == (0, 3)
+    assert [m.state for m in messages(engine_ready)] == ["scheduled"] * 3
+    assert all("connection lost" in m.error for m in messages(engine_ready))

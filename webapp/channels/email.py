@@ -12,6 +12,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, has_app_context
@@ -296,8 +297,11 @@ class _Envelope:
 
     from_email: str
     recipients: list[str]
-    pipelined: bool = False
+    pipelined: bool = False  # its commands were written (the server offers PIPELINING)
     error: PermanentFailure | TemporaryFailure | None = None
+    # The connection it was started on: if that one is closed before send_data(), the
+    # envelope goes out again on the next.
+    connection: Any = None
 
 
 class SmtpSession:
@@ -381,12 +385,12 @@ class SmtpSession:
         read and dropped first, so the goodbye is not taken for it."""
         pending, self._pending = self._pending, None
         # An envelope's replies not read: the server's next reply would be taken for QUIT's.
-        drop = drop or self._envelope is not None
-        self._envelope = None
+        # (The envelope itself is kept: send_data() sends it again on a new connection.)
+        drop = drop or self._envelope_on_wire()
         if self._connection is not None and self._connection.host is not None:
             host = self._connection.host
             try:
-                if drop:
+                if drop or host.sock is None:  # (smtplib closes its socket on a failed write)
                     host.close()
                 else:
                     if pending is not None:
@@ -395,6 +399,17 @@ class SmtpSession:
             except (OSError, smtplib.SMTPException):
                 host.close()
         self._connection = None
+
+    def _envelope_on_wire(self) -> bool:
+        """Whether start() wrote an envelope on the open connection whose replies are unread."""
+        envelope = self._envelope
+        return (
+            envelope is not None
+            and envelope.pipelined
+            and envelope.error is None
+            and envelope.connection is not None
+            and envelope.connection is self._connection
+        )
 
     def open(self) -> None:
         """Connect (TLS, login) now; raises PermanentFailure or TemporaryFailure."""
@@ -435,16 +450,32 @@ class SmtpSession:
         The message begun before may still await its final reply: the envelope then follows
         its data (RFC 2920 allows a new MAIL FROM right after the end of the data), and
         finish() must read that reply before send_data()."""
-        if self._envelope is not None:
+        known = self._envelope
+        if (
+            known is not None
+            and known.error is None
+            and known.connection is not None
+            and (known.connection is self._connection)
+        ):
             raise RuntimeError("the previous envelope's replies were not read (send_data())")
-        envelope = _Envelope(email.from_email, [email.to_email, *email.bcc])
+        envelope = self._envelope = _Envelope(email.from_email, [email.to_email, *email.bcc])
+        pending = self._pending is not None
         try:
             # The connection in use is not checked (NOOP) while a reply is still to come.
-            host = self._reusable_host() if self._pending is None else self._open_host()
-            self._exchange(host, lambda: self._send_envelope(host, envelope))
+            host = self._open_host() if pending else self._reusable_host()
+            envelope.connection = self._connection
+            try:
+                self._send_envelope(host, envelope)
+            finally:
+                self._last_used = time.monotonic()
+        except HeaderInjection as exc:  # an address check_headers would have refused
+            envelope.error = PermanentFailure(str(exc))  # found before anything was written
         except (PermanentFailure, TemporaryFailure) as exc:
             envelope.error = exc
-        self._envelope = envelope
+        except OSError as exc:  # smtplib's errors too
+            envelope.error = TemporaryFailure(f"connection lost: {exc.__class__.__name__}")
+            if not pending:  # else finish() finds the connection gone, for the message before
+                self.close()
 
     def send_data(self, payload: bytes) -> None:
         """The second half of begin(): read the envelope's replies (or, without PIPELINING,
@@ -452,14 +483,19 @@ class SmtpSession:
         message start() began. Raises as begin() does."""
         if self._pending is not None:
             raise RuntimeError("the previous message's final reply was not read (finish())")
+        on_wire = self._envelope_on_wire()
         envelope, self._envelope = self._envelope, None
         if envelope is None:
             raise RuntimeError("no message was started")
         if envelope.error is not None:
             raise envelope.error
-        host = self._open_host()
+        # Not written (no PIPELINING), or its connection was closed since (say after the reply
+        # to the message before): the envelope goes out now, on a new connection if need be.
+        host = self._open_host() if on_wire else self._reusable_host()
 
         def exchange() -> None:
+            if not on_wire:
+                self._send_envelope(host, envelope)
             if envelope.pipelined:
                 refused = self._pipelined_replies(host, envelope.recipients)
             else:
@@ -473,9 +509,9 @@ class SmtpSession:
         """Give up the message start() began, without sending it: an envelope already sent is
         dropped with the connection (its replies unread, a DATA the server took aborted);
         the next message opens a new one."""
-        envelope, self._envelope = self._envelope, None
-        if envelope is not None and envelope.pipelined and envelope.error is None:
+        if self._envelope_on_wire():
             self.close(drop=True)
+        self._envelope = None
 
     def _exchange(self, host: smtplib.SMTP, talk: Callable[[], None]) -> None:
         """Run `talk` on the connection: a dropped connection becomes a TemporaryFailure (and
@@ -595,6 +631,9 @@ class SmtpSession:
         if connection is None or connection.host is None:
             raise TemporaryFailure("connection lost: closed before the reply")
         host = connection.host
+        if host.sock is None:  # smtplib closed it: a write after the data failed
+            self.close()
+            raise TemporaryFailure("connection lost: closed before the reply")
         try:
             try:
                 code, reply = host.getreply()
@@ -604,9 +643,13 @@ class SmtpSession:
             self.close()
             raise TemporaryFailure(f"connection lost: {exc.__class__.__name__}") from exc
         if code != 250:
-            # The transaction is over either way; RSET only tidies up, and must not come
-            # between an envelope sent after this message's data and its replies.
-            if self._envelope is None or not self._envelope.pipelined:
+            if code == 421:
+                # The server closes the connection (RFC 5321): an envelope written after this
+                # message's data goes out again on the next one.
+                self.close(drop=True)
+            elif not self._envelope_on_wire():
+                # The transaction is over either way; RSET only tidies up, and must not come
+                # between an envelope sent after this message's data and its replies.
                 self._reset()
             raise _classify(code, self._scrub(_reply_text(reply)))
         text = self._scrub(_reply_text(reply))

@@ -574,9 +574,8 @@ def _send_email_batch(
         return
     # Each message's envelope goes out first (after the previous message's data, on the same
     # connection, with PIPELINING); while the server answers it and takes in the previous
-    # message, the next message is rendered; then the previous message's final reply is read,
-    # this message's claim checked and the previous outcome committed, and only then this
-    # message's data sent.
+    # message, the next message is rendered; then the previous message's final reply is read
+    # and its outcome committed, this message's claim checked, and only then its data sent.
     connection_down: TemporaryFailure | None = None
     in_flight: _InFlight | None = None  # begun, its final reply not read yet
     answered: _Answered | None = None  # its reply read, the outcome not committed yet
@@ -590,12 +589,10 @@ def _send_email_batch(
             if in_flight is not None:
                 answered, in_flight = (*in_flight, _final_reply(session)), None
                 connection_down = _connection_lost(_failure(answered[2]))
-            claimed = _still_claimed(message, lease_owner)
-            if answered is not None:
                 _record_reply(*answered, sender, report, at=at)
                 db.session.commit()
                 answered = None
-            if not claimed:
+            if not _still_claimed(message, lease_owner):
                 # Cancelled meanwhile, or the lease expired and another worker took it: the
                 # envelope goes unanswered, with the connection.
                 if started:
@@ -604,6 +601,8 @@ def _send_email_batch(
             if connection_down is not None:
                 # The server was unreachable a moment ago: do not wait for another timeout
                 # per message, retry them all later.
+                if started:
+                    session.abandon()
                 if prepared is not None:
                     _keep_rendering(message, prepared.rendered)
                 _retry_later(message, connection_down.reason, None, report, at=at)
