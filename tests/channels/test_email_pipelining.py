@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.services import free_port
-from tests.support.smtp import outgoing
+from tests.support.smtp import BrokenWrites, outgoing
 from webapp.accounts.services import create_sender_account, send_test_mail
 from webapp.channels.email import (
     PermanentFailure,
@@ -318,19 +318,6 @@ def test_the_connection_sends_each_write_at_once(app, server, sender):
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
-class _BrokenWrites:
-    """A socket whose writes fail (the peer reset the connection); reads still work."""
-
-    def __init__(self, sock):
-        self._sock = sock
-
-    def sendall(self, data):
-        raise BrokenPipeError(32, "Broken pipe")
-
-    def __getattr__(self, name):
-        return getattr(self._sock, name)
-
-
 def test_an_envelope_whose_connection_closed_goes_out_on_the_next(app, server, sender):
     """The server answers a message's data with 421 and closes: the envelope written after
     that data went with the connection, and send_data() sends it again on a new one."""
@@ -391,7 +378,7 @@ def test_a_failed_write_of_the_next_envelope_leaves_the_previous_reply_to_finish
     with SmtpSession(sender, timeout=5) as session:
         session.begin(first, mail_bytes(first))
         host = session._connection.host
-        host.sock = _BrokenWrites(host.sock)
+        host.sock = BrokenWrites(host.sock)
         session.start(second)  # raises nothing
         assert session.pending  # the first message still awaits its outcome
         with pytest.raises(TemporaryFailure, match="connection lost"):

@@ -289,18 +289,9 @@ def test_a_failed_write_of_the_next_envelope_records_every_message(
     """The connection breaks while the next envelope is written after a message's data:
     that message's reply is lost with it, so it is retried (with its Message-ID) like the
     rest; nothing stays claimed and the run goes on."""
+    from tests.support.smtp import BrokenWrites
     from webapp.channels.email import SmtpSession
     from webapp.notifications import delivery
-
-    class BrokenWrites:
-        def __init__(self, sock):
-            self._sock = sock
-
-        def sendall(self, data):
-            raise BrokenPipeError(32, "Broken pipe")
-
-        def __getattr__(self, name):
-            return getattr(self._sock, name)
 
     real = SmtpSession._send_envelope
     calls: list[int] = []

@@ -63,6 +63,19 @@ class Received:
         }
 
 
+class BrokenWrites:
+    """A socket whose writes fail (the peer reset the connection); reads still work."""
+
+    def __init__(self, sock):
+        self._sock = sock
+
+    def sendall(self, data):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
 class RecordingSMTP:
     """aiosmtpd on 127.0.0.1. `mode` is "accept", "451" (DATA deferred) or "550" (recipient
     refused); `stop()`/`start()` simulate the server being down. It offers PIPELINING (as
