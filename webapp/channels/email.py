@@ -400,16 +400,20 @@ class SmtpSession:
                 host.close()
         self._connection = None
 
-    def _envelope_on_wire(self) -> bool:
-        """Whether start() wrote an envelope on the open connection whose replies are unread."""
+    def _envelope_on_connection(self) -> bool:
+        """Whether start() began an envelope on the open connection that send_data() has not
+        taken yet (and that did not fail)."""
         envelope = self._envelope
         return (
             envelope is not None
-            and envelope.pipelined
             and envelope.error is None
             and envelope.connection is not None
             and envelope.connection is self._connection
         )
+
+    def _envelope_on_wire(self) -> bool:
+        """Whether that envelope was written (PIPELINING): its replies are still to be read."""
+        return self._envelope_on_connection() and bool(self._envelope and self._envelope.pipelined)
 
     def open(self) -> None:
         """Connect (TLS, login) now; raises PermanentFailure or TemporaryFailure."""
@@ -450,13 +454,7 @@ class SmtpSession:
         The message begun before may still await its final reply: the envelope then follows
         its data (RFC 2920 allows a new MAIL FROM right after the end of the data), and
         finish() must read that reply before send_data()."""
-        known = self._envelope
-        if (
-            known is not None
-            and known.error is None
-            and known.connection is not None
-            and (known.connection is self._connection)
-        ):
+        if self._envelope_on_connection():
             raise RuntimeError("the previous envelope's replies were not read (send_data())")
         envelope = self._envelope = _Envelope(email.from_email, [email.to_email, *email.bcc])
         pending = self._pending is not None

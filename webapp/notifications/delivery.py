@@ -1,13 +1,13 @@
 """Delivery: claiming due messages under a lease and sending them (SMTP or SMS), one commit each.
 
 The hot path is built to touch the database as little as a safe outbox allows: a batch is
-claimed with one SELECT (FOR UPDATE SKIP LOCKED on PostgreSQL) and one UPDATE, loaded with
-everything rendering needs (orders with shop, customer, items and documents; rules, accounts,
-sender accounts) and kept in the session across the per-message commits (no expire on
-commit inside the run), and each SMTP connection is reused for every message of its sender
-account during the run. Per message there remain a check that the claim still holds, the
-lookups of rendering (template, account files), and the outcome (message, attempt, orders)
-in one commit.
+claimed with one UPDATE (on PostgreSQL after a SELECT ... FOR UPDATE SKIP LOCKED), loaded on
+the driver's cursor with everything rendering needs (orders with shop, customer, items and
+documents; then rules, accounts, sender accounts and templates) and kept in the session
+across the per-message commits (no expire on commit inside the run), and each SMTP
+connection is reused for every message of its sender account during the run. Per message
+there remain a check that the claim still holds, the lookups of rendering (template, account
+files), and the outcome (message, attempt, orders) in one commit.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ def _load_claimed(lease_owner: str) -> list[Message]:
     if not messages:
         return []
     orders_of: dict[int, list[Order]] = {message.id: [] for message in messages}
-    loaded: dict[tuple[str, int], Any] = {}  # (name, id): each row made an object once
+    loaded: dict[tuple[str, int], Any] = {}  # (name, id): each shop or customer made once
 
     def load(name: str, model: Any, row: dict[str, Any]) -> Any:
         if row["id"] is None:  # not found by an outer join
@@ -227,7 +227,8 @@ def _load_claimed(lease_owner: str) -> list[Message]:
         rows = split_record(record)
         order = orders.get(rows["order"]["id"])
         if order is None:
-            order = orders[rows["order"]["id"]] = load("order", Order, rows["order"])
+            order = persistent(Order, rows["order"], refresh=True, session=session)
+            orders[order.id] = order
             set_committed_value(order, "shop", load("shop", Shop, rows["shop"]))
             set_committed_value(order, "customer", load("customer", Customer, rows["customer"]))
         # A message that left the batch between the statements (PostgreSQL reads each in its
@@ -251,7 +252,8 @@ def _load_claimed(lease_owner: str) -> list[Message]:
     return messages
 
 
-# What rendering and the workflow checks read of an order (_load_claimed reads the same).
+# What rendering and the workflow checks read of an order (_load_claimed reads the same for
+# the orders of the claimed messages; _preload loads other orders with these).
 _ORDER_LOADS = (
     joinedload(Order.shop),
     joinedload(Order.customer),
@@ -588,7 +590,7 @@ def _send_email_batch(
                 upcoming = _prepare_email(messages[index + 1], sender)
             if in_flight is not None:
                 answered, in_flight = (*in_flight, _final_reply(session)), None
-                connection_down = _connection_lost(_failure(answered[2]))
+                connection_down = _connection_lost(answered[2])
                 _record_reply(*answered, sender, report, at=at)
                 db.session.commit()
                 answered = None
@@ -677,11 +679,8 @@ def _record_reply_after_error(
             db.session.rollback()
 
 
-def _failure(reply: SmtpReply | PermanentFailure | TemporaryFailure) -> Exception | None:
-    return reply if isinstance(reply, Exception) else None
-
-
-def _connection_lost(outcome: Exception | None) -> TemporaryFailure | None:
+def _connection_lost(outcome: object) -> TemporaryFailure | None:
+    """The failure when an outcome (a reply, a failure or None) is a lost connection."""
     if isinstance(outcome, TemporaryFailure) and outcome.code is None:
         return outcome
     return None
