@@ -52,9 +52,18 @@
   });
 
   // The HTML preview lives in an <iframe sandbox>; the form posts the unsaved texts into it.
+  // Once the form is being saved the page is leaving: submitting it again (to the frame) would
+  // replace the planned Save navigation, so a late preview reply leaves the frame alone.
+  var leaving = false;
+  form.addEventListener("submit", function (event) {
+    var submitter = event.submitter;
+    if (!event.defaultPrevented && !(submitter && submitter.id === "preview-submit")) leaving = true;
+  });
+  window.addEventListener("pageshow", function () { leaving = false; });
   function refreshFrame() {
     var button = document.getElementById("preview-submit");
-    if (button && typeof form.requestSubmit === "function") form.requestSubmit(button);
+    if (leaving || !button || typeof form.requestSubmit !== "function") return;
+    form.requestSubmit(button);
   }
   form.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.elt === form && event.detail.successful) refreshFrame();

@@ -75,3 +75,36 @@ def test_edit_template_and_see_preview_change(page: Page, live_server: str, tena
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     page.screenshot(path=str(SCREENSHOTS / "template-editor-phone.png"), full_page=True)
     assert problems == []
+
+
+def test_a_preview_reply_arriving_while_saving_does_not_cancel_the_save(
+    page: Page, live_server: str, tenant
+):
+    """Saving leaves the page; a live-preview reply that lands before the browser has started
+    that navigation must not refresh the preview frame, as submitting the form again (to the
+    frame) would replace the planned Save navigation and drop the save without a word."""
+    template = create_template(tenant.account.id, name="Shipping confirmation", purpose="shipped")
+    save_variant(
+        tenant.account.id, template.id, language="en", subject="Order {{ order.number }}",
+        body_html="<p>Hello</p>", body_text="",
+    )  # fmt: skip
+    page.goto(live_server + "/login")
+    page.get_by_label("E-mail").fill("owner@acme.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").press("Enter")
+    page.goto(f"{live_server}/templates/{template.id}?language=en&target=generic")
+    page.wait_for_load_state("load")
+    page.get_by_label("Subject").fill("Saved while previewing {{ order.number }}")
+
+    # The click and the preview's reply in one task: the Save navigation is still planned.
+    page.evaluate(
+        """() => {
+            const form = document.getElementById("template-editor");
+            const buttons = [...form.querySelectorAll("button[type=submit]")];
+            buttons.find((button) => button.textContent.trim() === "Save").click();
+            form.dispatchEvent(new CustomEvent("htmx:afterRequest",
+                {bubbles: true, detail: {elt: form, successful: true}}));
+        }"""
+    )
+    expect(page.get_by_role("status").filter(has_text="Template saved.")).to_be_visible()
+    expect(page.get_by_label("Subject")).to_have_value("Saved while previewing {{ order.number }}")
