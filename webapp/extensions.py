@@ -18,9 +18,10 @@ from flask_htmx import HTMX
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as _FlaskSession
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -36,7 +37,65 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+_PINNED = "webapp.extensions.pinned_connection"
+
+
+class Session(_FlaskSession):
+    """Flask-SQLAlchemy's session; inside `pinned_connection()` its transactions run on one
+    connection instead of taking one from the pool for each."""
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kw: Any) -> Any:
+        if bind is None:
+            pinned = self.info.get(_PINNED)
+            # A transaction begun before the block ends on the connection it has.
+            if pinned is not None and _free_for(self, pinned):
+                return pinned
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kw)
+
+
+def _free_for(session: Session, connection: Connection) -> bool:
+    """Whether the session's transaction (if any) has no connection but `connection`."""
+    transaction = session.get_transaction()
+    held = transaction._connections if transaction is not None else None
+    return not held or connection in held
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
+
+
+@contextlib.contextmanager
+def pinned_connection() -> Iterator[None]:
+    """Run the session's transactions in the block on one connection of the default engine.
+
+    A loop of short transactions (the delivery lanes commit once per message) otherwise
+    checks a connection out of the pool and back in for each. A transaction open when the
+    block starts goes on as it is; the ones after it use the connection. One still open on
+    it at the end is committed, or rolled back when the block raises.
+    """
+    session = db.session()
+    if _PINNED in session.info:
+        yield
+        return
+    connection: Connection = db.engine.connect()
+    session.info[_PINNED] = connection
+
+    def on_connection() -> bool:
+        transaction = session.get_transaction()
+        return transaction is not None and connection in transaction._connections
+
+    try:
+        yield
+        if on_connection():
+            session.commit()
+    except BaseException:
+        if on_connection():
+            session.rollback()
+        raise
+    finally:
+        session.info.pop(_PINNED, None)
+        connection.close()
+
+
 login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()

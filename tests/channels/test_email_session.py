@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import smtplib
+
 import pytest
 
 from tests.support.smtp import outgoing
@@ -103,3 +105,19 @@ def test_a_final_reply_too_long_to_read_is_a_lost_connection(app, server, sender
         assert failure.value.code is None and "connection lost" in failure.value.reason
         assert not session.pending
         assert session.send(outgoing(2)).code == 250
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"Subject: x\r\n\r\nbody\r\n",
+        b".first\r\n.\r\n..two\r\nmid.dle\r\n.",
+        b"a\r\n.b\r\n\r\n.\r\nend",
+        b"",
+    ],
+)
+def test_data_is_dot_stuffed_and_terminated_as_smtplib_does_it(payload: bytes):
+    expected = smtplib._quote_periods(payload)
+    if not expected.endswith(b"\r\n"):
+        expected += b"\r\n"
+    assert email_channel._dot_terminated(payload) == expected + b".\r\n"

@@ -4,6 +4,7 @@ hold mid-batch, and one SMTP connection per sender account for a whole run."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 
 from tests.support.outbox import event, messages, place_order
@@ -44,6 +45,28 @@ def test_statements_per_delivered_message_stay_bounded(engine_ready, smtp_server
     assert sum("IN (" in s.upper() for s in claims) == expected
     full_reloads = [s for s in statements if "message.dedupe_key" in s]
     assert len(full_reloads) == 1  # the claimed batch, loaded once
+
+
+def test_a_run_takes_one_database_connection_for_all_its_transactions(
+    engine_ready, smtp_server, clock
+):
+    _plan(engine_ready, BATCH, "C")
+    db.session.commit()
+    checkouts: list[object] = []
+
+    def on_checkout(*_args) -> None:
+        checkouts.append(_args)
+
+    sa_event.listen(db.engine, "checkout", on_checkout)
+    try:
+        report = deliver_due_messages()
+    finally:
+        sa_event.remove(db.engine, "checkout", on_checkout)
+    assert report.sent == BATCH
+    # Leases recovered (one), the look for unknown SMS that the first claim commits (one),
+    # then one for the lane's BATCH per-message transactions (one lane: the batch of 20 is
+    # below DISPATCH_BATCH_SIZE); not one per transaction.
+    assert len(checkouts) <= 3, len(checkouts)
 
 
 def test_batching_keeps_every_outcome_recorded(engine_ready, smtp_server, clock):

@@ -275,13 +275,12 @@ def _envelope(host: smtplib.SMTP, verb: str, keyword: str, address: str) -> tupl
     return host.getreply()
 
 
-_LINE_START_DOT = re.compile(rb"(?m)^\.")
-
-
 def _dot_terminated(payload: bytes) -> bytes:
     """The message data as smtplib's data() sends it: leading dots doubled (RFC 5321
     4.5.2), ended by CRLF "." CRLF."""
-    data = _LINE_START_DOT.sub(b"..", payload)
+    data = payload.replace(b"\n.", b"\n..")
+    if data.startswith(b"."):
+        data = b"." + data
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"

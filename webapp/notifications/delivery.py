@@ -43,7 +43,7 @@ from webapp.channels.email import (
     mail_bytes,
     message_id_for,
 )
-from webapp.extensions import db
+from webapp.extensions import db, pinned_connection
 from webapp.message_templates.models import MessageTemplate
 from webapp.notifications.models import Message, MessageAttempt, Rule, message_order
 from webapp.notifications.rendering import (
@@ -448,7 +448,7 @@ def _deliver_lane(
     limit = int(config["DISPATCH_BATCH_SIZE"])
     pool = _SmtpPool(timeout=float(config["SMTP_TIMEOUT_SECONDS"]))
     try:
-        with _kept_across_commits():
+        with pinned_connection(), _kept_across_commits():
             while time.monotonic() < deadline:
                 # Rows read by the previous batch (templates, files) are read again.
                 db.session.expire_all()
