@@ -187,6 +187,27 @@ def test_persistent_makes_a_row_the_sessions_object(tenant):
     assert message in db.session.dirty
 
 
+def test_set_committed_sets_columns_as_loaded(tenant):
+    from sqlalchemy import inspect
+
+    from webapp.rawsql import set_committed
+
+    message = _message(tenant)
+    db.session.expire(message, ["error"])
+    message.state = "changed"
+    with counted_statements() as statements:
+        set_committed(message, {"error": "stored", "state": "sent", "attempts": 2})
+        assert (message.error, message.state, message.attempts) == ("stored", "sent", 2)
+    assert statements == []  # the expired column was not loaded first
+    state = inspect(message)
+    assert "error" not in state.expired_attributes
+    assert not state.attrs.state.history.has_changes()  # the change to it was replaced
+    message.to_name = "Jan"  # later changes are tracked as usual
+    db.session.commit()
+    db.session.expire_all()
+    assert (message.to_name, message.state, message.error) == ("Jan", "sending", "old")
+
+
 def test_records_convert_numeric_columns_as_the_orm_does(tenant):
     """psycopg's Numeric needs the column's database type (the driver's type code)."""
     from decimal import Decimal

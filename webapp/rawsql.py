@@ -230,6 +230,14 @@ def split_record(record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return rows
 
 
+def set_committed(instance: Any, values: Mapping[str, Any]) -> None:
+    """Set column attributes (by attribute key) and mark them unchanged, as loading them
+    would: `set_committed_value` for several columns at once. Not for relationships."""
+    state = instance_state(instance)
+    state.dict.update(values)
+    state._commit(state.dict, values)  # noqa: SLF001 - what set_committed_value calls per key
+
+
 def persistent(
     model: type[T], values: Mapping[str, Any], *, refresh: bool = False, session: Any = None
 ) -> T:
@@ -252,8 +260,7 @@ def persistent(
     known = session.identity_map.get(key)
     if known is not None:
         if refresh:
-            for column, value in values.items():
-                set_committed_value(known, attributes[column], value)
+            set_committed(known, {attributes[column]: value for column, value in values.items()})
             return known  # type: ignore[no-any-return]
         known_state = inspect(known)
         expired: set[str] = known_state.expired_attributes

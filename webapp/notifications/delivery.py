@@ -54,7 +54,14 @@ from webapp.notifications.rendering import (
 )
 from webapp.notifications.scheduling import now, send_time_for
 from webapp.orders.models import Customer, Document, Order, OrderEvent, OrderItem
-from webapp.rawsql import DriverStatement, get_loaded, labelled, persistent, split_record
+from webapp.rawsql import (
+    DriverStatement,
+    get_loaded,
+    labelled,
+    persistent,
+    set_committed,
+    split_record,
+)
 from webapp.status.services import mint_link_for_message
 
 log = logging.getLogger(__name__)
@@ -669,8 +676,7 @@ def _record_reply_after_error(
     try:
         db.session.rollback()
         # The rollback expired the message: its rendering, never stored, is put back.
-        for key, value in rendered.items():
-            set_committed_value(message, key, value)
+        set_committed(message, rendered)
         _record_reply(*answered, sender, report, at=at)
         db.session.commit()
     except Exception:  # noqa: BLE001 - the lease's expiry is the fallback
@@ -756,8 +762,7 @@ def _prepare_email(message: Message, sender: SenderAccount) -> _PreparedEmail:
         with db.session.no_autoflush:
             if message.rendered_at is None:
                 rendered = rendered_values(message)
-                for key, value in rendered.items():
-                    set_committed_value(message, key, value)
+                set_committed(message, rendered)
             email = OutgoingEmail(
                 message_id=message_id_for(
                     message.id, message.account_id, current_app.config["BASE_URL"]
@@ -905,13 +910,11 @@ def _record_sent(
             "reply": (f"{code} {reply}" if code is not None else reply)[:2000],
         }
     )
-    for key, value in values.items():
-        if key not in _RENDERED:  # those were read from the message itself
-            set_committed_value(message, key, value)
+    # The rendered columns were read from the message itself.
+    set_committed(message, {k: v for k, v in values.items() if k not in _RENDERED})
     for order in message.orders:
         _UPDATE_NOTIFIED.execute({"b_id": order.id, "at": current})
-        set_committed_value(order, "last_notified_at", current)
-        set_committed_value(order, "updated_at", current)
+        set_committed(order, {"last_notified_at": current, "updated_at": current})
     report.sent += 1
     _plan_repeat(message, current)
 
