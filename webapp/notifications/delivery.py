@@ -472,7 +472,8 @@ def _deliver_lane(
                     claimed, key=lambda m: m.sender_account_id
                 ):
                     _send_batch(sender_id, list(group), lease_owner, report, at=at, pool=pool)
-                del keep
+                # Let the batch's objects go before the next expire_all walks the session.
+                del keep, claimed
     finally:
         pool.close()
 
