@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from tests.support.outbox import event, messages, place_order
 from tests.support.sql import counted_statements
+from webapp.accounts.models import SenderAccount
 from webapp.extensions import db
 from webapp.notifications.delivery import deliver_due_messages
 from webapp.notifications.models import Message, MessageAttempt
@@ -67,6 +68,26 @@ def test_a_run_takes_one_database_connection_for_all_its_transactions(
     # then one for the lane's BATCH per-message transactions (one lane: the batch of 20 is
     # below DISPATCH_BATCH_SIZE); not one per transaction.
     assert len(checkouts) <= 3, len(checkouts)
+
+
+def test_a_batch_reads_its_sender_account_fresh(engine_ready, smtp_server, clock):
+    """Rows the session still holds (here, by this test's references) are read again for
+    each batch: a change made meanwhile by another process takes effect."""
+    _plan(engine_ready, 2, "F")
+    [first, _] = messages(engine_ready)
+    sender = db.session.get(SenderAccount, first.sender_account_id)
+    assert sender is not None
+    db.session.commit()
+    with db.engine.begin() as other_process:
+        other_process.execute(
+            update(SenderAccount)
+            .where(SenderAccount.id == sender.id)
+            .values(from_email="news@acme.example")
+        )
+    report = deliver_due_messages()
+    assert report.sent == 2
+    assert {mail.mail_from for mail in smtp_server.wait_for(2)} == {"news@acme.example"}
+    assert sender.from_email == "news@acme.example"
 
 
 def test_batching_keeps_every_outcome_recorded(engine_ready, smtp_server, clock):

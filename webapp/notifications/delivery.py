@@ -269,15 +269,38 @@ _ORDER_LOADS = (
 )
 
 
-def _preload(messages: list[Message]) -> list[Any]:
-    """Load the rows the batch reads by primary key (rules, accounts, sender accounts and
-    orders not among the messages' orders) and the templates it renders, with one query each,
-    fresh from the database.
+# The rules, accounts and sender accounts of a claimed batch, each table in one statement.
+_BATCH_ROWS = tuple(
+    (
+        model,
+        DriverStatement(
+            select(model.__table__).where(
+                model.id.in_(select(reference).where(_IN_BATCH).scalar_subquery())
+            )
+        ),
+    )
+    for model, reference in (
+        (Rule, Message.rule_id),
+        (Account, Message.account_id),
+        (SenderAccount, Message.sender_account_id),
+    )
+)
+
+
+def _preload(messages: list[Message], lease_owner: str) -> list[Any]:
+    """Load the rows the batch claimed under `lease_owner` reads by primary key (rules,
+    accounts, sender accounts and orders not among the messages' orders) and the templates it
+    renders, with one statement each, fresh from the database.
 
     The session's identity map holds rows only weakly: the caller keeps the returned list
     until the batch is done, so the `db.session.get` calls of rendering find them there.
     """
-    rows: list[Any] = []
+    session = db.session()
+    rows: list[Any] = [
+        persistent(model, row, refresh=True, session=session)
+        for model, statement in _BATCH_ROWS
+        for row in statement.records({"owner": lease_owner})
+    ]
 
     def load(model: Any, ids: set[int], *options: Any) -> None:
         if ids:
@@ -289,9 +312,6 @@ def _preload(messages: list[Message]) -> list[Any]:
             )
             rows.extend(db.session.execute(stmt).unique().scalars())
 
-    load(Rule, {m.rule_id for m in messages if m.rule_id})
-    load(Account, {m.account_id for m in messages})
-    load(SenderAccount, {m.sender_account_id for m in messages if m.sender_account_id})
     loaded = {o.id for m in messages for o in m.orders}
     missing = {m.order_id for m in messages if m.order_id and m.order_id not in loaded}
     load(Order, missing, *_ORDER_LOADS)
@@ -467,7 +487,7 @@ def _deliver_lane(
                     on_full_batch()
                     on_full_batch = None
                 report.claimed += len(claimed)
-                keep = _preload(claimed)
+                keep = _preload(claimed, lease_owner)
                 for sender_id, group in itertools.groupby(
                     claimed, key=lambda m: m.sender_account_id
                 ):
