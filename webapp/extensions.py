@@ -179,24 +179,37 @@ def _acquire_file_lock(fd: int) -> bool:
 
 
 class _WriterCursor(sqlite3.Cursor):
-    @contextlib.contextmanager
-    def _statement(self, sql: str) -> Iterator[None]:
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
         connection = self.connection
         connection._before_statement(sql)  # type: ignore[attr-defined]
         try:
-            yield
+            return super().execute(sql, parameters)
         finally:
             # An autocommit write is over when execute returns: hand the lock on at once.
             if not connection.in_transaction:
                 connection._release_writer()  # type: ignore[attr-defined]
 
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
-        with self._statement(sql):
-            return super().execute(sql, parameters)
-
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
-        with self._statement(sql):
+        connection = self.connection
+        connection._before_statement(sql)  # type: ignore[attr-defined]
+        try:
             return super().executemany(sql, seq_of_parameters)
+        finally:
+            if not connection.in_transaction:
+                connection._release_writer()  # type: ignore[attr-defined]
+
+
+_IS_WRITE: dict[str, bool] = {}
+
+
+def _is_write(sql: str) -> bool:
+    """Whether a statement writes (remembered per SQL text: the same few statements recur)."""
+    known = _IS_WRITE.get(sql)
+    if known is None:
+        known = sql.lstrip()[:7].upper().startswith(_WRITE_VERBS)
+        if len(_IS_WRITE) < 4096:
+            _IS_WRITE[sql] = known
+    return known
 
 
 class SerialisedWriterConnection(sqlite3.Connection):
@@ -215,7 +228,7 @@ class SerialisedWriterConnection(sqlite3.Connection):
         global _writer_thread
         if self._holds_writer:
             return
-        if not sql.lstrip()[:7].upper().startswith(_WRITE_VERBS):
+        if not _is_write(sql):
             if not _NO_LOCAL_WRITER.is_set() and _writer_thread != threading.get_ident():
                 _NO_LOCAL_WRITER.wait(_READER_YIELD_WAIT)
             return
