@@ -206,6 +206,21 @@ def attribute_keys(model: Any) -> dict[str, str]:
     return keys
 
 
+_SAME_KEYS: dict[type, bool] = {}
+
+
+def _by_attribute(
+    model: Any, attributes: dict[str, str], values: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """A row's values by attribute key (the row itself where every column key is one)."""
+    same = _SAME_KEYS.get(model)
+    if same is None:
+        same = _SAME_KEYS[model] = all(key == value for key, value in attributes.items())
+    if same:
+        return values
+    return {attributes[column]: value for column, value in values.items()}
+
+
 def labelled(name: str, model: Any) -> list[Any]:
     """Every table column of `model`, labelled `<name>__<column key>`: the columns of several
     rows read by one statement (a join), told apart again by `split_record`."""
@@ -260,7 +275,7 @@ def persistent(
     known = session.identity_map.get(key)
     if known is not None:
         if refresh:
-            set_committed(known, {attributes[column]: value for column, value in values.items()})
+            set_committed(known, _by_attribute(model, attributes, values))
             return known  # type: ignore[no-any-return]
         known_state = inspect(known)
         expired: set[str] = known_state.expired_attributes
@@ -276,7 +291,7 @@ def persistent(
     # dict (relationships) loads on first access. Session.add would cascade along every
     # relationship and cost as much as the whole row.
     loaded = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
-    loaded.__dict__.update({attributes[column]: value for column, value in values.items()})
+    loaded.__dict__.update(_by_attribute(model, attributes, values))
     state = instance_state(loaded)
     state.key = key
     state.session_id = session.hash_key
