@@ -10,7 +10,8 @@ bind processors (so a datetime or a JSON value is stored exactly as the ORM woul
 hands SQL and parameters to the driver's cursor; `records()` converts the values it reads with
 the column types' result processors. It runs inside the session's transaction, which the caller
 commits as usual; the ORM knows nothing of the change (and does not autoflush before it), so the
-caller keeps the objects it holds in step (`sqlalchemy.orm.attributes.set_committed_value`).
+caller keeps the objects it holds in step (`set_committed`, or SQLAlchemy's
+`set_committed_value` for a relationship).
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ The hot path is built to touch the database as little as a safe outbox allows: a
 claimed with one UPDATE (on PostgreSQL after a SELECT ... FOR UPDATE SKIP LOCKED), loaded on
 the driver's cursor with everything rendering needs (orders with shop, customer, items and
 documents; then rules, accounts, sender accounts and templates) and kept in the session
-across the per-message commits (no expire on commit inside the run), and each SMTP
-connection is reused for every message of its sender account during the run. Per message
-there remain a check that the claim still holds, the lookups of rendering (template, account
-files), and the outcome (message, attempt, orders) in one commit.
+across the per-message commits (no expire on commit inside the run); a lane runs all its
+transactions on one database connection, and each SMTP connection is reused for every
+message of its sender account during the run. Per message there remain a check that the
+claim still holds and the outcome (message, attempt, orders) in one commit.
 """
 
 from __future__ import annotations
