@@ -4,8 +4,9 @@ after the other, each committed or rolled back as usual; nothing stays open at i
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
+from tests.support.sql import counted_checkouts
 from webapp.extensions import db, pinned_connection
 from webapp.notifications.models import Message
 
@@ -16,15 +17,9 @@ def _message(tenant, key: str) -> Message:
 
 @pytest.fixture()
 def checkouts(app):
-    """How often the engine's pool hands out a connection while the test runs."""
-    count = [0]
-
-    def on_checkout(*_args) -> None:
-        count[0] += 1
-
-    event.listen(db.engine, "checkout", on_checkout)
-    yield count
-    event.remove(db.engine, "checkout", on_checkout)
+    """The connections the engine's pool hands out while the test runs."""
+    with counted_checkouts() as seen:
+        yield seen
 
 
 def test_the_transactions_of_the_block_share_one_connection(tenant, checkouts):
@@ -35,7 +30,7 @@ def test_the_transactions_of_the_block_share_one_connection(tenant, checkouts):
             db.session.add(_message(tenant, f"pin-{n}"))
             seen.append(db.session.connection().connection.dbapi_connection)
             db.session.commit()
-    assert checkouts[0] == 1
+    assert len(checkouts) == 1
     assert len({id(connection) for connection in seen}) == 1
     db.session.commit()
     assert db.session.scalars(select(Message.dedupe_key).order_by(Message.id)).all() == [
@@ -46,7 +41,7 @@ def test_the_transactions_of_the_block_share_one_connection(tenant, checkouts):
     # Outside the block the session takes connections from the pool again.
     db.session.scalar(select(Message.id).limit(1))
     db.session.commit()
-    assert checkouts[0] == 2
+    assert len(checkouts) == 2
 
 
 def test_a_rollback_in_the_block_undoes_only_its_transaction(tenant):
@@ -95,7 +90,7 @@ def test_a_transaction_begun_before_the_block_ends_on_its_own_connection(tenant,
         db.session.scalar(select(Message.id).limit(1))
         assert db.session.connection() is pinned
     assert not db.session().in_transaction()
-    assert checkouts[0] == 2
+    assert len(checkouts) == 2
     assert sorted(db.session.scalars(select(Message.dedupe_key))) == ["before", "inside"]
 
 
@@ -107,4 +102,4 @@ def test_a_block_inside_another_changes_nothing(tenant, checkouts):
             assert db.session.connection() is first
             db.session.commit()
         assert db.session.connection() is first
-    assert checkouts[0] == 1
+    assert len(checkouts) == 1

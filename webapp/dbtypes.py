@@ -34,15 +34,11 @@ class UTCDateTime(TypeDecorator):
             return super().bind_processor(dialect)
 
         # process_bind_param and SQLite's DATETIME text ("2026-12-07 07:29:11.000000") in one
-        # step: the delivery path binds several timestamps per message.
+        # step, not through TypeDecorator's wrapper and SQLAlchemy's formatting: the delivery
+        # path binds several timestamps per message.
         def process(value):
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTC column")
-            if value.tzinfo is not UTC:
-                value = value.astimezone(UTC)
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            value = self.process_bind_param(value, dialect)
+            return None if value is None else value.isoformat(" ", "microseconds")
 
         return process
 

@@ -48,16 +48,17 @@ class Session(_FlaskSession):
         if bind is None:
             pinned = self.info.get(_PINNED)
             # A transaction begun before the block ends on the connection it has.
-            if pinned is not None and _free_for(self, pinned):
-                return pinned
+            if pinned is not None:
+                held = _held_connections(self)
+                if not held or pinned in held:
+                    return pinned
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kw)
 
 
-def _free_for(session: Session, connection: Connection) -> bool:
-    """Whether the session's transaction (if any) has no connection but `connection`."""
+def _held_connections(session: Any) -> Any:
+    """The connections (and their engines) of the session's transaction; empty without one."""
     transaction = session.get_transaction()
-    held = transaction._connections if transaction is not None else None
-    return not held or connection in held
+    return transaction._connections if transaction is not None else {}  # noqa: SLF001
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
@@ -79,16 +80,12 @@ def pinned_connection() -> Iterator[None]:
     connection: Connection = db.engine.connect()
     session.info[_PINNED] = connection
 
-    def on_connection() -> bool:
-        transaction = session.get_transaction()
-        return transaction is not None and connection in transaction._connections
-
     try:
         yield
-        if on_connection():
+        if connection in _held_connections(session):
             session.commit()
     except BaseException:
-        if on_connection():
+        if connection in _held_connections(session):
             session.rollback()
         raise
     finally:
@@ -179,24 +176,21 @@ def _acquire_file_lock(fd: int) -> bool:
 
 
 class _WriterCursor(sqlite3.Cursor):
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+    def _run(self, run: Any, sql: str, parameters: Any) -> sqlite3.Cursor:
         connection = self.connection
         connection._before_statement(sql)  # type: ignore[attr-defined]
         try:
-            return super().execute(sql, parameters)
+            return run(self, sql, parameters)  # type: ignore[no-any-return]
         finally:
             # An autocommit write is over when execute returns: hand the lock on at once.
             if not connection.in_transaction:
                 connection._release_writer()  # type: ignore[attr-defined]
 
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        return self._run(sqlite3.Cursor.execute, sql, parameters)
+
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
-        connection = self.connection
-        connection._before_statement(sql)  # type: ignore[attr-defined]
-        try:
-            return super().executemany(sql, seq_of_parameters)
-        finally:
-            if not connection.in_transaction:
-                connection._release_writer()  # type: ignore[attr-defined]
+        return self._run(sqlite3.Cursor.executemany, sql, seq_of_parameters)
 
 
 _IS_WRITE: dict[str, bool] = {}

@@ -4,11 +4,10 @@ hold mid-batch, and one SMTP connection per sender account for a whole run."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 
 from tests.support.outbox import event, messages, place_order
-from tests.support.sql import counted_statements
+from tests.support.sql import counted_checkouts, counted_statements
 from webapp.accounts.models import SenderAccount
 from webapp.extensions import db
 from webapp.notifications.delivery import deliver_due_messages
@@ -54,16 +53,8 @@ def test_a_run_takes_one_database_connection_for_all_its_transactions(
 ):
     _plan(engine_ready, BATCH, "C")
     db.session.commit()
-    checkouts: list[object] = []
-
-    def on_checkout(*_args) -> None:
-        checkouts.append(_args)
-
-    sa_event.listen(db.engine, "checkout", on_checkout)
-    try:
+    with counted_checkouts() as checkouts:
         report = deliver_due_messages()
-    finally:
-        sa_event.remove(db.engine, "checkout", on_checkout)
     assert report.sent == BATCH
     # Leases recovered (one), the look for unknown SMS that the first claim commits (one),
     # then one for the lane's BATCH per-message transactions (one lane: the batch of 20 is

@@ -1,4 +1,5 @@
-"""Counting the SQL statements a piece of code runs: regression guards, not timings."""
+"""Counting the SQL statements and pool checkouts a piece of code causes: regression guards,
+not timings."""
 
 from __future__ import annotations
 
@@ -23,3 +24,18 @@ def counted_statements() -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def counted_checkouts() -> Iterator[list[object]]:
+    """One entry for each connection the engine's pool hands out inside the block."""
+    seen: list[object] = []
+
+    def record(dbapi_connection, connection_record, connection_proxy) -> None:
+        seen.append(dbapi_connection)
+
+    event.listen(db.engine, "checkout", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "checkout", record)
